@@ -1,0 +1,212 @@
+"""A camera that plays a folder of JPEGs at a steady frame rate.
+
+It stands in for hardware in demos, tests and benchmarks, and it behaves like a
+device where that matters: frames are paced on a monotonic deadline schedule
+(frame ``n`` is due at ``start + n / fps``: no drift, and after a stall the
+camera skips the missed ticks instead of bursting, so the sequence number shows
+the gap as a real camera's would); ``read`` returns ``None`` when no frame is
+due within its timeout; and, with ``lock=PATH``, it holds an exclusive
+``flock`` while open, so a second process opening the same "device" gets
+:class:`CameraBusy` exactly as with a Pi camera.
+
+Fault injection for tests, as spec options (``emulated?fail_after=30``):
+
+==============  ==============================================================
+``fps``         frames per second (default: the server's ``--fps``)
+``open_delay``  seconds ``open()`` takes (a slow device)
+``close_delay`` seconds ``close()`` takes (a slow release, failure mode F3)
+``fail_after``  raise :class:`CameraFailed` after N frames of each session
+``stall_after`` deliver nothing after N frames of each session (F9)
+``fail_opens``  the first N calls to ``open()`` raise :class:`CameraNotFound`
+``lock``        path of a lock file held exclusively while open
+==============  ==============================================================
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..jpeg import is_complete_jpeg
+from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
+from .base import Camera, CameraBusy, CameraFailed, CameraNotFound, Frame
+
+
+def bundled_frames_dir() -> Path:
+    """The demo frames: ``fixtures/frames``, which a wheel installs as ``mjpeg_server/frames``.
+
+    An editable install runs from the checkout, where they are still in ``fixtures/``.
+    """
+    package = Path(__file__).resolve().parent.parent
+    installed, checkout = package / "frames", package.parents[1] / "fixtures" / "frames"
+    return installed if installed.is_dir() or not checkout.is_dir() else checkout
+
+
+def load_frames(folder: Path) -> list[bytes]:
+    """The ``*.jpg``/``*.jpeg`` files of ``folder`` in natural order (2.jpg before 10.jpg)."""
+    if not folder.is_dir():
+        raise CameraNotFound(f"emulated camera: no such folder {str(folder)!r}")
+
+    def natural(path: Path) -> list[int | str]:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+    paths = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg")), key=natural
+    )
+    if not paths:
+        raise CameraNotFound(f"emulated camera: no .jpg files in {str(folder)!r}")
+    frames = [p.read_bytes() for p in paths]
+    for path, data in zip(paths, frames, strict=True):
+        if not is_complete_jpeg(data):
+            raise CameraNotFound(f"emulated camera: {str(path)!r} is not a JPEG file")
+    return frames
+
+
+class EmulatedCamera(Camera):
+    """Cycles ``frames`` at ``fps``. See the module docstring for the fault options."""
+
+    def __init__(
+        self,
+        frames: Sequence[bytes],
+        *,
+        fps: float = 30.0,
+        source: str = "bundled frames",
+        open_delay: float = 0.0,
+        close_delay: float = 0.0,
+        fail_after: int | None = None,
+        stall_after: int | None = None,
+        fail_opens: int = 0,
+        lock_path: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not frames:
+            raise ValueError("an emulated camera needs at least one frame")
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, not {fps}")
+        self.frames = list(frames)
+        self.fps = fps
+        self.source = source
+        self.open_delay = open_delay
+        self.close_delay = close_delay
+        self.fail_after = fail_after
+        self.stall_after = stall_after
+        self.lock_path = lock_path
+        self._fail_opens_left = fail_opens
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._period = 1.0 / fps
+        # Set while closed: wakes a read() that waits for its deadline.
+        self._closed = threading.Event()
+        self._closed.set()
+        self._lock_fd: int | None = None
+        self._start = 0.0
+        self._next_seq = 0
+        self._delivered = 0
+        #: How many times the camera was opened and closed (tests check release).
+        self.opens = 0
+        self.closes = 0
+
+    @classmethod
+    def from_spec(cls, spec: CameraSpec, defaults: CameraDefaults) -> EmulatedCamera:
+        options = SpecOptions(spec)
+        fps = options.number("fps", defaults.fps)
+        if fps <= 0:
+            raise SpecError(f"camera {spec}: fps must be positive")
+        camera_kwargs = {
+            "open_delay": options.number("open_delay", 0.0),
+            "close_delay": options.number("close_delay", 0.0),
+            "fail_after": options.integer("fail_after", None, minimum=1),
+            "stall_after": options.integer("stall_after", None, minimum=0),
+            "fail_opens": options.integer("fail_opens", 0) or 0,
+        }
+        lock = options.text("lock")
+        options.finish()
+        folder = Path(spec.target).expanduser() if spec.target else bundled_frames_dir()
+        try:
+            frames = load_frames(folder)
+        except CameraNotFound as error:
+            raise SpecError(str(error)) from None
+        return cls(
+            frames,
+            fps=fps,
+            source=str(folder) if spec.target else "bundled frames",
+            lock_path=Path(lock) if lock else None,
+            **camera_kwargs,  # type: ignore[arg-type]
+        )
+
+    @property
+    def description(self) -> str:
+        return f"emulated ({len(self.frames)} frames from {self.source})"
+
+    def open(self) -> None:
+        if not self._closed.is_set():
+            raise CameraBusy("emulated camera is already open")
+        if self._fail_opens_left > 0:
+            self._fail_opens_left -= 1
+            raise CameraNotFound("emulated camera: injected open failure (fail_opens)")
+        if self.lock_path is not None:
+            self._lock_fd = self._acquire_lock(self.lock_path)
+        # Sleeping is the point: the option emulates a slow device.
+        time.sleep(self.open_delay)
+        self.opens += 1
+        self._start = self._clock()
+        self._next_seq = 0
+        self._delivered = 0
+        self._closed.clear()
+
+    @staticmethod
+    def _acquire_lock(path: Path) -> int:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise CameraBusy(
+                f"emulated camera {str(path)!r} is held by pid {holder}; "
+                "stop that process or wait for it to release the camera"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        return fd
+
+    def read(self, timeout: float) -> Frame | None:
+        if self._closed.is_set():
+            raise CameraFailed("emulated camera is not open")
+        if self.fail_after is not None and self._delivered >= self.fail_after:
+            raise CameraFailed(f"emulated camera: injected failure after {self.fail_after} frames")
+        if self.stall_after is not None and self._delivered >= self.stall_after:
+            self._closed.wait(timeout)  # a stalled device: nothing comes
+            return None
+        now = self._clock()
+        due = self._start + self._next_seq * self._period
+        if due > now:
+            if due - now > timeout:
+                self._closed.wait(timeout)
+                return None
+            if self._closed.wait(due - now):
+                raise CameraFailed("emulated camera was closed while reading")
+        else:
+            # Late by a whole period or more (the reader stalled): skip the missed
+            # ticks, as a real sensor drops frames, rather than bursting to catch up.
+            self._next_seq = max(self._next_seq, int((now - self._start) / self._period))
+        seq = self._next_seq
+        self._next_seq += 1
+        self._delivered += 1
+        return Frame(jpeg=self.frames[seq % len(self.frames)], timestamp=self._wall_clock(), seq=seq)
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        time.sleep(self.close_delay)  # a slow release, as some drivers have
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the fd drops the flock
+            self._lock_fd = None
+        self.closes += 1

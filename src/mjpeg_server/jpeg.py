@@ -1,0 +1,49 @@
+"""Just enough JPEG to check a frame and read its size, without decoding it.
+
+Cost: a walk over the marker segments before the first frame header, a few
+dozen bytes for a camera JPEG; no pixel data is read.
+"""
+
+from __future__ import annotations
+
+SOI = b"\xff\xd8"
+EOI = b"\xff\xd9"
+
+# Start-of-frame markers carry the image size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers without a length field.
+_STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])
+
+
+def is_complete_jpeg(data: bytes) -> bool:
+    """True if ``data`` starts with SOI and ends with EOI (a whole JPEG file)."""
+    return data.startswith(SOI) and data.rstrip(b"\x00").endswith(EOI)
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the frame header, or None if ``data`` has none."""
+    if not data.startswith(SOI):
+        return None
+    pos = 2
+    end = len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in _SOF_MARKERS:
+            if pos + 9 > end:
+                return None
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            return width, height
+        if marker == 0xDA:  # start of scan: entropy-coded data follows, no SOF seen
+            return None
+        pos += 2 + length
+    return None
