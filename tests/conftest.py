@@ -1,0 +1,15 @@
+"""Settings shared by every test suite."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# "ci": derandomized, so a run is reproducible on a clean clone; no per-example
+# deadline, because a loaded 2-core runner makes any deadline flaky.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
