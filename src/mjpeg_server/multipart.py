@@ -85,7 +85,7 @@ class PartEncoder:
     camera frame and its result is shared by every client.
     """
 
-    __slots__ = ("boundary", "content_type", "opening", "part_content_type", "_delimiter")
+    __slots__ = ("_delimiter", "boundary", "content_type", "opening", "part_content_type")
 
     def __init__(self, boundary: str, part_content_type: str = "image/jpeg") -> None:
         self.boundary = validate_boundary(boundary)

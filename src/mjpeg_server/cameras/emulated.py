@@ -199,7 +199,9 @@ class EmulatedCamera(Camera):
         seq = self._next_seq
         self._next_seq += 1
         self._delivered += 1
-        return Frame(jpeg=self.frames[seq % len(self.frames)], timestamp=self._wall_clock(), seq=seq)
+        return Frame(
+            jpeg=self.frames[seq % len(self.frames)], timestamp=self._wall_clock(), seq=seq
+        )
 
     def close(self) -> None:
         if self._closed.is_set():

@@ -1,0 +1,211 @@
+"""The ``mjpeg-server`` command.
+
+``mjpeg-server [FLAGS]`` serves; ``mjpeg-server probe URL`` inspects any MJPEG
+stream. Every serving flag can also come from an ``MJPEG_SERVER_*`` variable
+(``--max-clients`` ← ``MJPEG_SERVER_MAX_CLIENTS``); a flag beats its variable.
+Mistakes end in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from .app import create_app
+from .cameras import CameraError, SpecError
+from .config import ConfigError, Settings, parse_camera_arg
+from .serving import bind_listener, serve
+
+__all__ = ["main"]
+
+ENV_PREFIX = "MJPEG_SERVER_"
+#: Subcommand → module with ``add_arguments(parser)`` and ``run(args) -> int``.
+SUBCOMMANDS = {
+    "probe": "mjpeg_server.probe",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _idle_timeout(text: str) -> float | None:
+    if text.lower() in ("never", "none", "off"):
+        return None
+    return _non_negative(text)
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(text)
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _non_negative(text)
+    if value == 0:
+        raise ValueError(text)
+    return value
+
+
+_non_negative.__name__ = "number >= 0"  # argparse names the type in its error message
+_positive.__name__ = "positive number"
+_idle_timeout.__name__ = "number of seconds or 'never'"
+
+
+def _serve_parser() -> _Parser:
+    defaults = Settings()
+    parser = _Parser(
+        prog="mjpeg-server",
+        description="Serve live camera video as Motion JPEG over HTTP. "
+        "Other commands: 'mjpeg-server probe URL' inspects any MJPEG stream.",
+        epilog=f"Every flag can also be set by an environment variable: {ENV_PREFIX}FLAG_NAME "
+        f"(e.g. {ENV_PREFIX}PORT=9000; several cameras separated by spaces).",
+    )
+    add = parser.add_argument
+    add(
+        "--host",
+        default=defaults.host,
+        help="address to listen on (default %(default)s; 0.0.0.0 for every network, see README)",
+    )
+    add("--port", type=int, default=defaults.port, help="TCP port (default %(default)s; 0 = any)")
+    add(
+        "--camera",
+        action="append",
+        metavar="[NAME=]SPEC",
+        dest="cameras",
+        help="a camera, repeatable: emulated, emulated:DIR, picamera2, opencv:0, http://URL "
+        "(default: emulated). The first is also served at /stream.mjpg",
+    )
+    add(
+        "--fps",
+        type=_positive,
+        default=defaults.fps,
+        help="frames per second asked of each camera (default %(default)s)",
+    )
+    add(
+        "--idle-timeout",
+        type=_idle_timeout,
+        default=defaults.idle_timeout,
+        metavar="SECONDS",
+        help="close a camera this long after its last viewer left; 0 = at once, "
+        "'never' = keep it open (default %(default)s)",
+    )
+    add(
+        "--stall-timeout",
+        type=_positive,
+        default=defaults.stall_timeout,
+        metavar="SECONDS",
+        help="reopen a camera that delivered nothing this long (default %(default)s)",
+    )
+    add(
+        "--max-clients",
+        type=int,
+        default=defaults.max_clients,
+        help="simultaneous streams, all cameras together; more get 503 (default %(default)s)",
+    )
+    add(
+        "--server",
+        choices=("gunicorn", "dev"),
+        default=defaults.server,
+        help="gunicorn (default) or Werkzeug's development server",
+    )
+    add(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="(default %(default)s)",
+    )
+    add("--version", action="version", version=f"mjpeg-server {__version__}")
+    return parser
+
+
+def _apply_environment(parser: _Parser, environ: dict[str, str]) -> None:
+    """Use ``MJPEG_SERVER_*`` variables as defaults, checked like the flags themselves."""
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", "version"):
+            continue
+        variable = ENV_PREFIX + action.option_strings[0].lstrip("-").replace("-", "_").upper()
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        convert: Callable[[str], Any] = action.type or str  # type: ignore[assignment]
+        try:
+            values = [convert(item) for item in raw.split()] if action.dest == "cameras" else None
+            value = values if values is not None else convert(raw)
+        except ValueError:
+            parser.error(f"{variable}={raw!r} is not a valid value for {action.option_strings[0]}")
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            parser.error(f"{variable}={raw!r} is not one of {choices}")
+        action.default = value
+
+
+def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Settings, str]:
+    """Parse serving flags into :class:`Settings` (and the log level). Exits on mistakes."""
+    parser = _serve_parser()
+    _apply_environment(parser, environ)
+    args = parser.parse_args(argv)
+    try:
+        cameras = tuple(
+            parse_camera_arg(text, index) for index, text in enumerate(args.cameras or ())
+        )
+        settings = Settings(
+            cameras=cameras or Settings().cameras,
+            fps=args.fps,
+            idle_timeout=args.idle_timeout,
+            stall_timeout=args.stall_timeout,
+            max_clients=args.max_clients,
+            server=args.server,
+            host=args.host,
+            port=args.port,
+        )
+    except (ConfigError, SpecError) as error:
+        parser.error(str(error))
+    return settings, args.log_level
+
+
+def _run_subcommand(name: str, argv: Sequence[str]) -> int:
+    module = importlib.import_module(SUBCOMMANDS[name])
+    parser = _Parser(prog=f"mjpeg-server {name}", description=module.__doc__)
+    module.add_arguments(parser)
+    result: int = module.run(parser.parse_args(argv))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _run_subcommand(argv[0], argv[1:])
+
+    settings, log_level = settings_from_args(argv, dict(os.environ))
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+    )
+    try:
+        app = create_app(settings)
+    except (SpecError, CameraError) as error:
+        print(f"mjpeg-server: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        listener = bind_listener(settings.host, settings.port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(
+            f"mjpeg-server: error: cannot listen on {settings.host}:{settings.port}: {reason}",
+            file=sys.stderr,
+        )
+        return 2
+    serve(app, settings, listener)
+    return 0

@@ -1,0 +1,106 @@
+"""The server's configuration: one frozen object, built by the CLI or by hand.
+
+``create_app(Settings(...))`` is all a program embedding the kit needs; the
+CLI only turns flags and ``MJPEG_SERVER_*`` variables into this object.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .cameras import CameraSpec
+
+__all__ = ["CameraConfig", "ConfigError", "Settings", "parse_camera_arg"]
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
+class ConfigError(ValueError):
+    """A setting is out of range. The message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """A named camera; its URLs live under ``/cameras/<name>/``."""
+
+    name: str
+    spec: CameraSpec
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.fullmatch(self.name):
+            raise ConfigError(
+                f"invalid camera name {self.name!r}: use 1-32 letters, digits, '-' or '_'"
+            )
+
+
+def parse_camera_arg(text: str, index: int = 0) -> CameraConfig:
+    """``NAME=SPEC`` or a bare ``SPEC`` (named ``default``, or ``cam<index>`` after the first).
+
+    Only what precedes the first ``=`` can be a name, and only if it looks like
+    one, so ``emulated?fps=5`` is a spec with an option, not a camera named
+    ``emulated?fps``.
+    """
+    name, sep, rest = text.partition("=")
+    if sep and _NAME_RE.fullmatch(name) and not text.startswith(("http://", "https://")):
+        return CameraConfig(name, CameraSpec.parse(rest))
+    return CameraConfig("default" if index == 0 else f"cam{index}", CameraSpec.parse(text))
+
+
+def _default_cameras() -> tuple[CameraConfig, ...]:
+    return (CameraConfig("default", CameraSpec.parse("emulated")),)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app and the server need. Defaults are the CLI's defaults."""
+
+    #: The first camera is also served at ``/stream.mjpg`` and ``/snapshot.jpg``.
+    cameras: tuple[CameraConfig, ...] = field(default_factory=_default_cameras)
+    #: Frame rate asked of every camera whose spec sets none.
+    fps: float = 30.0
+    #: Seconds a camera stays open after its last viewer left; 0 = at once, None = never.
+    idle_timeout: float | None = 10.0
+    #: Seconds without a frame before an open camera counts as failed and is reopened.
+    stall_timeout: float = 5.0
+    #: Seconds of camera silence after which the latest frame is sent again.
+    heartbeat_interval: float = 1.0
+    #: Simultaneous streams, all cameras together; the next one gets 503.
+    max_clients: int = 32
+    #: Seconds ``/snapshot.jpg`` waits for a frame from an idle camera.
+    snapshot_timeout: float = 5.0
+    #: Multipart boundary of every stream.
+    boundary: str = "mjpegframe"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: "gunicorn" (production) or "dev" (Werkzeug's development server).
+    server: str = "gunicorn"
+
+    def __post_init__(self) -> None:
+        if not self.cameras:
+            raise ConfigError("at least one camera is needed")
+        names = [camera.name for camera in self.cameras]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"camera name used twice: {', '.join(duplicates)}")
+        if not self.fps > 0:
+            raise ConfigError(f"fps must be positive, not {self.fps}")
+        if self.max_clients < 1:
+            raise ConfigError(f"max-clients must be at least 1, not {self.max_clients}")
+        if self.server not in ("gunicorn", "dev"):
+            raise ConfigError(f"unknown server {self.server!r} (gunicorn or dev)")
+        for value, what in (
+            (self.stall_timeout, "stall-timeout"),
+            (self.heartbeat_interval, "heartbeat"),
+            (self.snapshot_timeout, "snapshot-timeout"),
+        ):
+            if not value > 0:
+                raise ConfigError(f"{what} must be positive, not {value}")
+        if self.idle_timeout is not None and not self.idle_timeout >= 0:
+            raise ConfigError(f"idle-timeout must be >= 0, not {self.idle_timeout}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0-65535, not {self.port}")
+
+    @property
+    def default_camera(self) -> str:
+        return self.cameras[0].name

@@ -1,0 +1,501 @@
+"""The capture hub: one camera, one capture thread, any number of viewers.
+
+Goals, each one a failure of the classic Flask streaming recipe (field notes §1):
+
+* exactly one capture thread per camera, started by the first subscriber, even
+  when hundreds arrive at once (F4); the decision to start or stop it is taken
+  under one lock, so a viewer who arrives while the camera is being released
+  gets it reopened instead of hanging (F3);
+* a frame is framed into its multipart part **once**; every client is handed
+  the same ``bytes`` object (F10);
+* "latest value" delivery: the hub keeps only the newest part and a version
+  number, each subscriber remembers the version it last took. Publishing is
+  O(1) whatever the number of subscribers (no per-client dict to walk while it
+  changes, F2; nothing to clean up per frame, F6), a new subscriber gets the
+  newest frame at once (F5), and a slow client skips to the newest frame —
+  at most one frame is ever pending per client, nothing queues;
+* the camera is closed ``idle_timeout`` seconds after the last subscriber
+  left, measured on ``time.monotonic`` from that moment, not from the last
+  frame a client fetched (F7);
+* a backend exception or a stall (no frame for ``stall_timeout``) closes and
+  reopens the camera with capped exponential backoff; subscribers stay
+  subscribed and resume with the next frame; the error stays visible in
+  :meth:`CaptureHub.status` (F1, F9);
+* daemon threads and :meth:`CaptureHub.close` (F11).
+
+Cost per frame: one encode (a copy of the JPEG), one lock round trip and a
+``notify_all`` that wakes each waiting subscriber once.
+
+Threading: the capture thread is the only caller of the camera. Every other
+shared field is read and written under ``_lock``; the per-subscription
+counters are written only by that subscription's consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Self
+
+from .cameras import Camera, CameraError, Frame
+from .jpeg import jpeg_size
+from .multipart import PartEncoder
+
+__all__ = [
+    "CaptureHub",
+    "HubClosed",
+    "HubSettings",
+    "HubState",
+    "HubStatus",
+    "Part",
+    "Subscription",
+]
+
+log = logging.getLogger(__name__)
+
+# The capture thread wakes at least this often to check for idle and close,
+# even when the camera delivers nothing.
+_POLL_INTERVAL = 0.25
+# Frames kept for the measured frame rate.
+_FPS_WINDOW = 30
+
+
+class HubState(StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    STREAMING = "streaming"
+    ERROR = "error"
+    CLOSED = "closed"
+
+
+class HubClosed(Exception):
+    """The hub (or the subscription) was closed: the stream is over."""
+
+
+class CameraStalled(CameraError):
+    """The camera is open but delivered no frame for ``stall_timeout`` seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One frame as it goes on the wire: the same object for every client."""
+
+    frame: Frame
+    #: The multipart part: headers, JPEG, and the delimiter that ends it.
+    data: bytes
+    #: The hub's stream sequence number (``X-Frame-Seq``): the camera's counter,
+    #: continued across reopens so that it never goes backwards.
+    seq: int
+    #: Publish counter: increases by one per part, whatever the camera's numbering.
+    version: int
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    #: Seconds the camera stays open after the last subscriber left; 0 closes at
+    #: once, ``None`` never closes.
+    idle_timeout: float | None = 10.0
+    #: Seconds without a frame after which an open camera counts as failed.
+    stall_timeout: float = 5.0
+    #: First wait before reopening a failed camera; doubles up to ``backoff_max``.
+    backoff_initial: float = 0.5
+    backoff_max: float = 10.0
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    name: str
+    camera: str
+    state: HubState
+    fps_configured: float
+    fps_measured: float
+    resolution: tuple[int, int] | None
+    clients: int
+    frames_captured: int
+    frames_sent: int
+    frames_skipped: int
+    opens: int
+    closes: int
+    failures: int
+    last_error: str | None
+    #: Unix time of ``last_error``.
+    last_error_at: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "camera": self.camera,
+            "state": str(self.state),
+            "fps_configured": self.fps_configured,
+            "fps_measured": round(self.fps_measured, 2),
+            "resolution": list(self.resolution) if self.resolution else None,
+            "clients": self.clients,
+            "frames_captured": self.frames_captured,
+            "frames_sent": self.frames_sent,
+            "frames_skipped": self.frames_skipped,
+            "opens": self.opens,
+            "closes": self.closes,
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
+
+
+class Subscription:
+    """One consumer of a hub's frames. Not thread-safe: one consumer thread each."""
+
+    __slots__ = ("_closed", "_hub", "_version", "counted", "frames_sent", "frames_skipped")
+
+    def __init__(self, hub: CaptureHub, version: int, *, counted: bool) -> None:
+        self._hub = hub
+        # The version this subscriber has already seen; the newest part is newer.
+        self._version = version
+        self._closed = False
+        #: Whether this subscription counts as a client in the status (a stream
+        #: does; a snapshot waiting for one frame does not).
+        self.counted = counted
+        self.frames_sent = 0
+        self.frames_skipped = 0
+
+    def next_part(self, timeout: float | None = None) -> Part | None:
+        """Block until a part newer than the last one taken; ``None`` after ``timeout``.
+
+        Raises :class:`HubClosed` once the hub or this subscription is closed.
+        """
+        hub = self._hub
+        deadline = None if timeout is None else hub.clock() + timeout
+        with hub._cond:
+            while True:
+                if self._closed or hub._closed:
+                    raise HubClosed(hub.name)
+                part = hub._latest
+                if part is not None and part.version > self._version:
+                    return self._take(part)
+                if deadline is None:
+                    hub._cond.wait()
+                    continue
+                remaining = deadline - hub.clock()
+                if remaining <= 0 or not hub._cond.wait(remaining):
+                    # One last look: a part may have come with the timeout.
+                    part = hub._latest
+                    if part is not None and part.version > self._version:
+                        return self._take(part)
+                    if self._closed or hub._closed:
+                        raise HubClosed(hub.name)
+                    return None
+
+    def poll(self) -> Part | None:
+        """The newest part if it is newer than the last one taken, without blocking."""
+        if self._closed or self._hub._closed:
+            raise HubClosed(self._hub.name)
+        part = self._hub._latest  # one attribute read: atomic, no lock needed
+        if part is not None and part.version > self._version:
+            return self._take(part)
+        return None
+
+    def _take(self, part: Part) -> Part:
+        self.frames_skipped += part.version - self._version - 1
+        self.frames_sent += 1
+        self._version = part.version
+        return part
+
+    def heartbeat(self) -> bytes | None:
+        """Bytes to re-send when the camera has been silent: see :meth:`CaptureHub.heartbeat`."""
+        return self._hub.heartbeat()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._hub._closed
+
+    def close(self) -> None:
+        """Leave the hub. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._hub._unsubscribe(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CaptureHub:
+    """Shares one camera among any number of subscribers. See the module docstring."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        encoder: PartEncoder,
+        *,
+        name: str = "default",
+        settings: HubSettings | None = None,
+        placeholder: bytes | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.camera = camera
+        self.encoder = encoder
+        self.name = name
+        self.settings = settings or HubSettings()
+        #: A ready-made part (e.g. a "no signal" card) sent as heartbeat while the
+        #: camera is failing and there is no frame to repeat.
+        self.placeholder = placeholder
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._subscribers: set[Subscription] = set()
+        self._clients = 0  # counted subscribers
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._state = HubState.IDLE
+        self._latest: Part | None = None
+        self._version = 0
+        self._last_seq = -1
+        self._idle_since = clock()
+        self._frame_times: deque[float] = deque(maxlen=_FPS_WINDOW)
+        self._resolution: tuple[int, int] | None = None
+        # Totals of subscriptions that have left.
+        self._retired_sent = 0
+        self._retired_skipped = 0
+        self._frames_captured = 0
+        self._opens = 0
+        self._closes = 0
+        self._failures = 0
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None
+
+    # -- subscribers -------------------------------------------------------
+
+    def subscribe(self, *, counted: bool = True) -> Subscription:
+        """Start receiving parts; starts the camera if it is idle.
+
+        The newest part, if any, is available at once to the new subscriber.
+        """
+        with self._lock:
+            if self._closed:
+                raise HubClosed(self.name)
+            newest = self._latest
+            subscription = Subscription(
+                self, newest.version - 1 if newest else self._version, counted=counted
+            )
+            self._subscribers.add(subscription)
+            self._clients += counted
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"capture-{self.name}", daemon=True
+                )
+                self._thread.start()
+            return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(subscription)
+            self._clients -= subscription.counted
+            self._retired_sent += subscription.frames_sent
+            self._retired_skipped += subscription.frames_skipped
+            if not self._subscribers:
+                self._idle_since = self.clock()
+
+    def latest(self) -> Part | None:
+        """The newest part, or ``None`` while the camera is idle or has not delivered yet."""
+        return self._latest
+
+    def heartbeat(self) -> bytes | None:
+        """What to re-send when a client has had no new part for a while.
+
+        The newest part if there is one, so that browsers repaint and a write
+        reveals a client that has gone; the placeholder while the camera is
+        failing with nothing to repeat; otherwise nothing (the camera is still
+        starting).
+        """
+        part = self._latest
+        if part is not None:
+            return part.data
+        if self._state is HubState.ERROR:
+            return self.placeholder
+        return None
+
+    def snapshot(self, timeout: float) -> Part | None:
+        """A fresh frame: the newest one while streaming, else the next one within
+        ``timeout`` seconds (starting an idle camera). ``None`` if none came."""
+        part = self._latest
+        if part is not None and self._state is HubState.STREAMING:
+            return part
+        with self.subscribe(counted=False) as subscription:
+            return subscription.next_part(timeout)
+
+    # -- capture thread ----------------------------------------------------
+
+    def _should_stop_locked(self) -> bool:
+        if self._closed:
+            return True
+        if self._subscribers or self.settings.idle_timeout is None:
+            return False
+        return self.clock() - self._idle_since >= self.settings.idle_timeout
+
+    def _run(self) -> None:
+        backoff = self.settings.backoff_initial
+        while True:
+            with self._lock:
+                if self._should_stop_locked():
+                    # Decided under the lock that subscribe() takes: a subscriber
+                    # either sees this thread still registered (and is served by
+                    # the next turn of this loop) or sees None and starts a new one.
+                    self._thread = None
+                    self._latest = None
+                    self._frame_times.clear()
+                    self._state = HubState.CLOSED if self._closed else HubState.IDLE
+                    self._cond.notify_all()
+                    return
+                if self._state is not HubState.ERROR:
+                    self._state = HubState.STARTING
+            error = self._capture_session()
+            if error is None:
+                backoff = self.settings.backoff_initial
+                continue
+            with self._lock:
+                self._failures += 1
+                self._last_error = f"{type(error).__name__}: {error}"
+                self._last_error_at = time.time()
+                self._state = HubState.ERROR
+                self._cond.notify_all()
+                log.warning("camera %r failed: %s; retrying in %.1f s", self.name, error, backoff)
+                # Woken early by close(); subscribers leaving are seen next turn.
+                self._cond.wait(backoff)
+            backoff = min(backoff * 2, self.settings.backoff_max)
+
+    def _capture_session(self) -> BaseException | None:
+        """Open the camera and publish its frames until told to stop (→ None) or it
+        fails (→ the error)."""
+        try:
+            self.camera.open()
+        except Exception as error:  # any backend failure must not kill the thread
+            return error
+        with self._lock:
+            self._opens += 1
+        log.info("camera %r opened: %s", self.name, self.camera.description)
+        seq_offset: int | None = None
+        last_frame_at = self.clock()
+        try:
+            while True:
+                with self._lock:
+                    if self._should_stop_locked():
+                        return None
+                frame = self.camera.read(min(_POLL_INTERVAL, self.settings.stall_timeout))
+                now = self.clock()
+                if frame is None:
+                    silent = now - last_frame_at
+                    if silent >= self.settings.stall_timeout:
+                        return CameraStalled(f"no frame for {silent:.1f} s")
+                    continue
+                last_frame_at = now
+                if seq_offset is None:
+                    # Continue the stream's numbering across reopens.
+                    seq_offset = self._last_seq + 1 - frame.seq
+                self._publish(frame, frame.seq + seq_offset, now)
+        except Exception as error:
+            return error
+        finally:
+            self._close_camera()
+
+    def _close_camera(self) -> None:
+        try:
+            self.camera.close()
+        except Exception:
+            log.exception("camera %r failed to close cleanly", self.name)
+        with self._lock:
+            self._closes += 1
+        log.info("camera %r closed", self.name)
+
+    def _publish(self, frame: Frame, seq: int, now: float) -> None:
+        data = self.encoder.encode(
+            frame.jpeg,
+            (("X-Timestamp", f"{frame.timestamp:.6f}"), ("X-Frame-Seq", str(seq))),
+        )
+        size = jpeg_size(frame.jpeg)
+        with self._lock:
+            self._version += 1
+            self._latest = Part(frame=frame, data=data, seq=seq, version=self._version)
+            self._last_seq = seq
+            self._frames_captured += 1
+            self._frame_times.append(now)
+            self._resolution = size or self._resolution
+            self._state = HubState.STREAMING
+            self._cond.notify_all()
+
+    # -- status and shutdown -----------------------------------------------
+
+    def _measured_fps_locked(self) -> float:
+        times = self._frame_times
+        if len(times) < 2:
+            return 0.0
+        span = times[-1] - times[0]
+        # A camera that stopped delivering has no rate, whatever its last frames had.
+        if span <= 0 or self.clock() - times[-1] > max(1.0, 2 * span / (len(times) - 1)):
+            return 0.0
+        return (len(times) - 1) / span
+
+    def status(self) -> HubStatus:
+        with self._lock:
+            subscribers = list(self._subscribers)
+            return HubStatus(
+                name=self.name,
+                camera=self.camera.description,
+                state=self._state,
+                fps_configured=self.camera.fps,
+                fps_measured=self._measured_fps_locked(),
+                resolution=self._resolution,
+                clients=self._clients,
+                frames_captured=self._frames_captured,
+                frames_sent=self._retired_sent + sum(s.frames_sent for s in subscribers),
+                frames_skipped=self._retired_skipped + sum(s.frames_skipped for s in subscribers),
+                opens=self._opens,
+                closes=self._closes,
+                failures=self._failures,
+                last_error=self._last_error,
+                last_error_at=self._last_error_at,
+            )
+
+    @property
+    def state(self) -> HubState:
+        return self._state
+
+    @property
+    def clients(self) -> int:
+        """Subscribers that count as viewers (streams, not snapshots)."""
+        return self._clients
+
+    def close(self, timeout: float = 2.0) -> None:
+        """End every subscription and stop the camera; waits up to ``timeout`` for the
+        capture thread to release it. Idempotent."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        with self._lock:
+            if self._thread is None:
+                self._state = HubState.CLOSED
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
