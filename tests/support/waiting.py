@@ -1,0 +1,30 @@
+"""Waiting on conditions with deadlines, never sleeping and hoping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Timeout(AssertionError):
+    """A condition did not become true before its deadline."""
+
+
+def wait_until(
+    condition: Callable[[], T], timeout: float, *, interval: float = 0.01, message: str = ""
+) -> T:
+    """Poll ``condition`` until it returns something truthy; return that value.
+
+    ``timeout`` is a liveness bound, not a performance claim: make it generous.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise Timeout(message or f"condition not met within {timeout} s: {condition!r}")
+        time.sleep(interval)
