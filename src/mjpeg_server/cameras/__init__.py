@@ -6,7 +6,9 @@ A spec names a backend and, optionally, what to open and how::
     emulated:/path/to/jpegs       cycle the JPEGs of a folder
     emulated?fps=10&fail_after=50 options go after '?', as in a URL query
     picamera2 / picamera2:1       a Raspberry Pi camera (extra "pi")
+    picamera2?size=640x480&quality=70&encoder=jpeg
     opencv:0 / opencv:clip.mp4    a V4L2 device index, a file or URL (extra "opencv")
+    opencv:rtsp://cam/live?size=640x480&quality=80
     http://host:8080/?action=stream   relay another MJPEG server
 
 Backends are imported only when a spec asks for them, so a missing optional
@@ -42,6 +44,7 @@ __all__ = [
 #: Backend kind → "module:class", imported on first use.
 BACKENDS: Mapping[str, str] = {
     "emulated": "mjpeg_server.cameras.emulated:EmulatedCamera",
+    "picamera2": "mjpeg_server.cameras.picamera2:Picamera2Camera",
 }
 
 _T = TypeVar("_T")

@@ -1,0 +1,312 @@
+"""``picamera2.Picamera2``: acquire, configure, record, close (0.3.38's signatures)."""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import functools
+import io
+import logging
+import os
+import sys
+import threading
+import time
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PIL import Image
+
+from . import _fake
+from .encoders import Encoder
+from .outputs import FileOutput, Output
+
+_log = logging.getLogger("picamera2.picamera2")
+
+_STREAM_KEYS = {"format", "size", "stride", "framesize", "preserve_ar"}
+
+
+class Preview(Enum):
+    NULL = 0
+    DRM = 1
+    QT = 2
+    QTGL = 3
+
+
+@functools.lru_cache(maxsize=16)
+def _encoded_frames(folder: Path, size: tuple[int, int], quality: int) -> tuple[bytes, ...]:
+    """The sensor's pictures at ``size`` as JPEGs; cached, so reopening costs nothing."""
+    frames = []
+    for path in sorted(folder.glob("*.jpg")):
+        with Image.open(path) as image:
+            out = io.BytesIO()
+            image.convert("RGB").resize(size).save(out, "JPEG", quality=quality)
+            frames.append(out.getvalue())
+    if not frames:
+        raise RuntimeError(f"fake picamera2: no *.jpg pictures in {folder}")
+    return tuple(frames)
+
+
+class _Sensor(threading.Thread):
+    """Delivers one frame per period on a monotonic schedule, like a free-running sensor.
+
+    A late delivery (the machine is busy) is made up with the frames' scheduled
+    timestamps, up to ``buffer_count`` frames behind, as libcamera's buffer queue
+    would; beyond that the frames are lost, and the timestamps show the gap.
+    """
+
+    def __init__(self, camera: Picamera2, encoder: Encoder, frames: tuple[bytes, ...]) -> None:
+        super().__init__(name=f"fake-picamera2-sensor{camera.camera_idx}", daemon=True)
+        self.camera = camera
+        self.encoder = encoder
+        self.frames = frames
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        fail_after = _fake.fail_after()
+        start = time.monotonic_ns()
+        seq = 0
+        while not self.stopping.is_set():
+            if fail_after is not None and seq >= fail_after:
+                # What libcamera prints when the CSI-2 link dies; then nothing comes.
+                print(
+                    "ERROR RPI pipeline_base.cpp: Camera frontend has timed out!", file=sys.stderr
+                )
+                self.stopping.wait()
+                return
+            period_ns = int(1e9 / self.camera.frame_rate())
+            due = start + seq * period_ns
+            late = time.monotonic_ns() - due
+            if late < 0:
+                if self.stopping.wait(-late / 1e9):
+                    return
+            elif late > self.camera.buffer_count * period_ns:
+                seq += late // period_ns  # frames lost: no buffer was free for them
+                continue
+            self.encoder.encode_frame(self.frames[seq % len(self.frames)], due)
+            seq += 1
+
+
+class Picamera2:
+    """One camera. The constructor acquires it; ``close()`` releases it."""
+
+    @staticmethod
+    def global_camera_info() -> list[dict[str, Any]]:
+        """Id, Model, Location, Rotation and Num of each attached camera; does not acquire."""
+        return [
+            {
+                "Model": "imx708",
+                "Location": 2,
+                "Rotation": 180,
+                "Id": f"/base/soc/i2c0mux/i2c@{num}/imx708@1a",
+                "Num": num,
+            }
+            for num in range(_fake.camera_count())
+        ]
+
+    def __init__(
+        self,
+        camera_num: int = 0,
+        verbose_console: int | None = None,
+        tuning: Any = None,
+        allocator: Any = None,
+    ) -> None:
+        self.is_open = False
+        self.started = False
+        self._lock_fd: int | None = None
+        self._sensor: _Sensor | None = None
+        self._encoders: set[Encoder] = set()
+        if camera_num >= len(self.global_camera_info()):
+            raise RuntimeError(
+                f"No camera number {camera_num} found - "
+                'use "rpicam-hello --list-cameras" to check connected cameras'
+            )
+        self.camera_idx = camera_num
+        self.camera_config: dict[str, Any] | None = None
+        self.controls: dict[str, Any] = {}
+        self.buffer_count = 6
+        try:
+            self._lock_fd = self._acquire(camera_num)
+        except Exception as e:
+            _log.error("Camera __init__ sequence did not complete.")
+            raise RuntimeError("Camera __init__ sequence did not complete.") from e
+        self.is_open = True
+        _fake.record(camera_num, "open")
+        atexit.register(self.close)
+
+    @staticmethod
+    def _acquire(camera_num: int) -> int:
+        fd = os.open(_fake.lock_path(camera_num), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            # libcamera's Camera::acquire() returns -EBUSY; the bindings raise this.
+            raise RuntimeError("Failed to acquire camera: Device or resource busy") from None
+        return fd
+
+    def __enter__(self) -> Picamera2:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- configuration -------------------------------------------------------
+
+    def create_video_configuration(  # noqa: PLR0917 - upstream's signature
+        self,
+        main: dict[str, Any] | None = None,
+        lores: dict[str, Any] | None = None,
+        raw: dict[str, Any] | None = None,
+        transform: Any = None,
+        colour_space: Any = None,
+        buffer_count: int = 6,
+        controls: dict[str, Any] | None = None,
+        display: str | None = "main",
+        encode: str | None = "main",
+        queue: bool = True,
+        sensor: dict[str, Any] | None = None,
+        use_case: str = "video",
+    ) -> dict[str, Any]:
+        if not self.is_open:
+            raise RuntimeError("Camera not opened")
+        stream = {"format": "XBGR8888", "size": (1280, 720), "preserve_ar": True}
+        for key, value in (main or {}).items():
+            if key not in _STREAM_KEYS:
+                valid = ", ".join(sorted(_STREAM_KEYS))
+                raise ValueError(f"Bad key {key!r}: valid stream configuration keys are {valid}")
+            stream[key] = value
+        return {
+            "use_case": use_case,
+            "transform": transform,
+            "colour_space": colour_space,
+            "buffer_count": buffer_count,
+            "queue": queue,
+            "main": stream,
+            "lores": lores,
+            "raw": raw,
+            "controls": {"FrameDurationLimits": (33333, 33333)} | (controls or {}),
+            "sensor": sensor,
+            "display": display,
+            "encode": encode,
+        }
+
+    def configure(self, camera_config: dict[str, Any] | str | None = None) -> None:
+        if self.started:
+            raise RuntimeError("Camera must be stopped before configuring")
+        if camera_config is None or isinstance(camera_config, str):
+            camera_config = self.create_video_configuration()
+        width, height = camera_config["main"]["size"]
+        if width % 2 or height % 2:
+            raise RuntimeError("width and height should be even")
+        self.camera_config = camera_config
+        self.buffer_count = camera_config["buffer_count"]
+        self.controls = {}
+        self.set_controls(camera_config["controls"])
+
+    def set_controls(self, controls: dict[str, Any]) -> None:
+        # FrameRate is a virtual control for FrameDurationLimits, as upstream.
+        controls = dict(controls)
+        if "FrameRate" in controls:
+            duration = int(1e6 / controls.pop("FrameRate"))
+            controls["FrameDurationLimits"] = (duration, duration)
+        self.controls.update(controls)
+
+    def frame_rate(self) -> float:
+        """Fake-only: the rate the sensor runs at, from FrameDurationLimits."""
+        return 1e6 / self.controls["FrameDurationLimits"][1]
+
+    def camera_configuration(self) -> dict[str, Any] | None:
+        return self.camera_config
+
+    # -- recording -------------------------------------------------------------
+
+    def start_encoder(
+        self,
+        encoder: Encoder | None = None,
+        output: Output | str | None = None,
+        pts: Any = None,
+        quality: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if encoder is None:
+            raise RuntimeError("No encoder specified")
+        if output is not None:
+            encoder.output = FileOutput(output, pts=pts) if isinstance(output, str) else output
+        if not self.camera_config:
+            raise RuntimeError("Camera has not been configured")
+        encoder.width, encoder.height = self.camera_config["main"]["size"]
+        encoder.start(quality=quality)
+        self._encoders.add(encoder)
+
+    def start(self, config: Any = None, show_preview: bool = False) -> None:
+        if show_preview:
+            raise RuntimeError("fake picamera2: a server must never start a preview")
+        if self.camera_config is None:
+            raise RuntimeError("Camera has not been configured")
+        if self.started:
+            return
+        (encoder,) = self._encoders
+        size = tuple(self.camera_config["main"]["size"])
+        frames = _encoded_frames(_fake.frames_dir(), size, encoder.jpeg_quality())
+        self._sensor = _Sensor(self, encoder, frames)
+        self._sensor.start()
+        self.started = True
+
+    def start_recording(  # noqa: PLR0917 - upstream's signature
+        self,
+        encoder: Encoder,
+        output: Output | str,
+        pts: Any = None,
+        config: Any = None,
+        quality: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if not self.camera_config and config is None:
+            config = "video"
+        if config is not None:
+            self.configure(config)
+        self.start_encoder(encoder, output, pts=pts, quality=quality, name=name)
+        self.start()
+
+    def stop(self) -> None:
+        if not self.started:
+            _log.debug("Camera was not started")
+            return
+        assert self._sensor is not None
+        # A camera whose frontend timed out can take this long to stop (or forever).
+        time.sleep(_fake.stop_hang())
+        self._sensor.stopping.set()
+        self._sensor.join()
+        self._sensor = None
+        self.started = False
+
+    def stop_encoder(self, encoders: Any = None) -> None:
+        for encoder in list(self._encoders):
+            encoder.stop()
+        self._encoders.clear()
+
+    def stop_recording(self) -> None:
+        self.stop()
+        self.stop_encoder()
+
+    def start_preview(self, preview: Any = None, **kwargs: Any) -> None:
+        raise RuntimeError("fake picamera2: a server must never start a preview")
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        if not self.is_open:
+            return
+        self.stop()
+        assert self._lock_fd is not None
+        os.close(self._lock_fd)  # drops the flock: the camera is released
+        self._lock_fd = None
+        self.is_open = False
+        self.camera_config = None
+        _fake.record(self.camera_idx, "close")
