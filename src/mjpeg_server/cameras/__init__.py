@@ -45,6 +45,7 @@ __all__ = [
 BACKENDS: Mapping[str, str] = {
     "emulated": "mjpeg_server.cameras.emulated:EmulatedCamera",
     "picamera2": "mjpeg_server.cameras.picamera2:Picamera2Camera",
+    "opencv": "mjpeg_server.cameras.opencv:OpenCVCamera",
 }
 
 _T = TypeVar("_T")

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
+from ._handoff import LatestFrame
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
 
 __all__ = ["Picamera2Camera", "device_holders"]
@@ -72,31 +73,6 @@ class _Library:
             raise CameraError(f"picamera2 cannot be imported ({error}): {INSTALL_HINT}") from None
 
 
-class _LatestFrame:
-    """One slot between the encoder's thread (``put``) and the hub's (``take``)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-
-    def put(self, frame: Frame) -> None:
-        with self._cond:
-            self._frame = frame  # an untaken older frame is dropped: latest wins
-            self._cond.notify()
-
-    def take(self, timeout: float) -> Frame | None:
-        with self._cond:
-            if self._frame is None:
-                self._cond.wait(timeout)
-            frame, self._frame = self._frame, None
-            return frame
-
-    def clear(self) -> None:
-        with self._cond:
-            self._frame = None
-            self._cond.notify_all()
-
-
 class _SensorClock:
     """Turns picamera2's per-recording µs timestamps into Unix time and a frame count."""
 
@@ -121,7 +97,7 @@ class _SensorClock:
         return self._origin + timestamp_us / 1e6, self._seq
 
 
-def _frame_output(library: _Library, fps: float, handoff: _LatestFrame) -> Any:
+def _frame_output(library: _Library, fps: float, handoff: LatestFrame) -> Any:
     """A ``picamera2.outputs.Output`` that hands each JPEG to ``handoff``.
 
     The class is made here because its base class exists only once picamera2
@@ -206,7 +182,7 @@ class Picamera2Camera(Camera):
         self.encoder = encoder
         self.stop_timeout = stop_timeout
         self._library = library or _Library()
-        self._handoff = _LatestFrame()
+        self._handoff = LatestFrame()
         self._picam: Any = None
         #: The encoder in use since the last open ("mjpeg" or "jpeg").
         self.encoder_in_use: str | None = None
