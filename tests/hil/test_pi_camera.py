@@ -1,0 +1,40 @@
+"""Checks that only make sense on a Raspberry Pi camera (``--camera picamera2``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hil_tools import HilCamera
+from mjpeg_server.client import iter_frames
+
+from mjpeg_server.cameras import CameraSpec
+from mjpeg_server.jpeg import jpeg_size
+
+
+@pytest.fixture
+def pi_camera(hil_camera: HilCamera) -> HilCamera:
+    if hil_camera.kind != "picamera2":
+        pytest.skip("Raspberry Pi camera check: run the suite with --camera picamera2 on a Pi")
+    return hil_camera
+
+
+def test_encoder_and_size_suit_the_board(pi_camera: HilCamera, report: Callable[..., None]) -> None:
+    """The hardware MJPEG encoder on VC4 boards (Pi 4 and older), JpegEncoder on a Pi 5;
+    frames of the size asked for (default 1280x720)."""
+    from picamera2.platform import Platform, get_platform  # noqa: PLC0415 - Pi only
+
+    board = get_platform()
+    size = CameraSpec.parse(pi_camera.spec).options.get("size", "1280x720")
+    with pi_camera.server("--idle-timeout", "1") as server:
+        stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
+        try:
+            frame = next(stream)
+        finally:
+            stream.close()
+        description = str(server.camera_status()["camera"])
+    report(platform=board.name, camera=description)
+    if pi_camera.spec.find("encoder=") < 0:
+        expected = "mjpeg" if board is Platform.VC4 else "jpeg"
+        assert description.endswith(f", {expected} encoder)"), description
+    assert "x".join(map(str, jpeg_size(frame.jpeg) or ())) == size
