@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         for camera in settings.cameras
     }
     app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # cameras keep their configured order
     app.extensions[EXTENSION] = ServerState(settings, hubs, StreamSlots(settings.max_clients))
     app.register_blueprint(bp)
     return app

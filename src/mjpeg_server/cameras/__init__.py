@@ -85,8 +85,12 @@ class CameraSpec:
         if kind not in BACKENDS:
             known = ", ".join(sorted(BACKENDS))
             raise SpecError(f"unknown camera kind {kind!r} in {text!r} (known: {known})")
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+        except ValueError:
+            raise SpecError(f"invalid options in camera spec {text!r}: use ?key=value&…") from None
         options: dict[str, str] = {}
-        for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+        for key, value in pairs:
             if key in options:
                 raise SpecError(f"camera spec {text!r} sets option {key!r} twice")
             options[key] = value

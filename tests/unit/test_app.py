@@ -1,0 +1,198 @@
+"""The Flask app's routes, through Flask's test client (no sockets: see test_server.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from mjpeg_server.app import ServerState, create_app
+from mjpeg_server.cameras import CameraSpec
+from mjpeg_server.config import CameraConfig, ConfigError, Settings, parse_camera_arg
+from mjpeg_server.hub import HubState
+from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
+
+
+def make_app(*cameras: str, **settings: object) -> Flask:
+    configs = tuple(parse_camera_arg(text, i) for i, text in enumerate(cameras or ("emulated",)))
+    return create_app(Settings(cameras=configs, **settings))  # type: ignore[arg-type]
+
+
+def server_state(app: Flask) -> ServerState:
+    state: ServerState = app.extensions["mjpeg_server"]
+    return state
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    app = make_app("emulated?fps=50", idle_timeout=0.2)
+    yield app
+    server_state(app).close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def read_stream(response: TestResponse, parts: int) -> bytes:
+    """The opening delimiter and the next ``parts`` chunks of a streaming response."""
+    chunks = iter(response.response)
+    return b"".join(next(chunks) for _ in range(parts + 1))
+
+
+def test_stream_headers_and_first_parts(client: FlaskClient, app: Flask) -> None:
+    response = client.get("/stream.mjpg")
+    try:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=mjpegframe"
+        assert "no-store" in response.headers["Cache-Control"]
+        assert response.headers["X-Accel-Buffering"] == "no"
+        body = read_stream(response, 2)
+        assert body.startswith(b"--mjpegframe\r\nContent-Type: image/jpeg\r\nContent-Length: ")
+        assert body.count(b"X-Frame-Seq: ") == 2
+        assert body.count(b"X-Timestamp: ") == 2
+        assert body.endswith(b"\r\n--mjpegframe\r\n")
+        assert server_state(app).hubs["default"].clients == 1
+    finally:
+        response.close()
+    # Closing the response leaves the hub at once.
+    assert server_state(app).hubs["default"].clients == 0
+    assert server_state(app).slots.active == 0
+
+
+def test_closing_a_stream_that_never_started_still_releases_everything(
+    client: FlaskClient, app: Flask
+) -> None:
+    # A client that hangs up before the server writes anything: the WSGI server
+    # calls close() on a body it never iterated.
+    response = client.get("/video_feed")
+    response.close()
+    assert server_state(app).hubs["default"].clients == 0
+    assert server_state(app).slots.active == 0
+
+
+def test_video_feed_is_the_default_stream(client: FlaskClient) -> None:
+    response = client.get("/video_feed")
+    try:
+        assert response.status_code == 200
+        assert read_stream(response, 1).startswith(b"--mjpegframe\r\n")
+    finally:
+        response.close()
+
+
+def test_snapshot_is_a_fresh_jpeg(client: FlaskClient) -> None:
+    response = client.get("/snapshot.jpg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert is_complete_jpeg(response.data)
+    assert jpeg_size(response.data) == (640, 480)
+    assert response.headers["Content-Disposition"].startswith('inline; filename="default-')
+    assert int(response.headers["X-Frame-Seq"]) >= 0
+    assert float(response.headers["X-Timestamp"]) > 1e9
+
+
+def test_snapshot_without_a_frame_is_503_with_retry_after() -> None:
+    app = make_app("emulated?stall_after=0", snapshot_timeout=0.2)
+    try:
+        response = app.test_client().get("/snapshot.jpg")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "2"
+    finally:
+        server_state(app).close()
+
+
+def test_max_clients_refuses_the_next_stream_but_not_other_pages() -> None:
+    app = make_app("emulated?fps=50", max_clients=2)
+    client = app.test_client()
+    try:
+        streams = [client.get("/stream.mjpg") for _ in range(2)]
+        refused = client.get("/stream.mjpg")
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "5"
+        assert client.get("/status").status_code == 200
+        assert client.get("/").status_code == 200
+        assert client.get("/snapshot.jpg").status_code == 200
+        streams[0].close()
+        again = client.get("/stream.mjpg")
+        assert again.status_code == 200
+        again.close()
+        streams[1].close()
+    finally:
+        server_state(app).close()
+
+
+def test_status_reports_server_and_cameras(client: FlaskClient) -> None:
+    response = client.get("/stream.mjpg")
+    try:
+        read_stream(response, 3)
+        status = client.get("/status").get_json()
+    finally:
+        response.close()
+    assert status["clients"] == 1
+    assert status["max_clients"] == 32
+    assert status["default_camera"] == "default"
+    assert status["uptime_s"] >= 0
+    camera = status["cameras"]["default"]
+    assert camera["state"] == "streaming"
+    assert camera["clients"] == 1
+    assert camera["resolution"] == [640, 480]
+    assert camera["frames_captured"] >= 3
+    assert camera["frames_sent"] >= 3
+    assert camera["fps_configured"] == 50
+    assert camera["urls"]["stream"] == "/cameras/default/stream.mjpg"
+    assert client.get("/status").get_json()["clients"] == 0
+
+
+def test_several_cameras_each_under_their_name() -> None:
+    app = make_app("front=emulated?fps=50", "back=emulated?fps=25")
+    client = app.test_client()
+    try:
+        status = client.get("/status").get_json()
+        assert list(status["cameras"]) == ["front", "back"]
+        assert status["default_camera"] == "front"
+        back = client.get("/cameras/back/stream.mjpg")
+        read_stream(back, 1)
+        status = client.get("/status").get_json()
+        assert status["cameras"]["back"]["clients"] == 1
+        assert status["cameras"]["front"]["clients"] == 0
+        back.close()
+        assert client.get("/cameras/front/snapshot.jpg").status_code == 200
+        assert client.get("/cameras/back/").status_code == 200
+        assert client.get("/cameras/nope/stream.mjpg").status_code == 404
+        assert client.get("/cameras/nope/").status_code == 404
+    finally:
+        server_state(app).close()
+
+
+def test_viewer_page_shows_the_stream(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert "/cameras/default/stream.mjpg" in page
+    assert "alt=" in page
+
+
+def test_healthz(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "ok\n"
+
+
+def test_stream_ends_when_the_server_closes(client: FlaskClient, app: Flask) -> None:
+    response = client.get("/stream.mjpg")
+    chunks = iter(response.response)
+    next(chunks)
+    next(chunks)
+    server_state(app).close()
+    # The body runs out instead of blocking forever.
+    rest = list(chunks)
+    assert len(rest) <= 1
+    response.close()
+    assert server_state(app).hubs["default"].state is HubState.CLOSED
+
+
+def test_camera_config_rejects_bad_names() -> None:
+    with pytest.raises(ConfigError, match="invalid camera name"):
+        CameraConfig("no spaces", CameraSpec.parse("emulated"))
