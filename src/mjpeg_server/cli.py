@@ -29,6 +29,7 @@ ENV_PREFIX = "MJPEG_SERVER_"
 #: Subcommand → module with ``add_arguments(parser)`` and ``run(args) -> int``.
 SUBCOMMANDS = {
     "probe": "mjpeg_server.probe",
+    "bench": "mjpeg_server.load",
 }
 
 
@@ -67,7 +68,8 @@ def _serve_parser() -> _Parser:
     parser = _Parser(
         prog="mjpeg-server",
         description="Serve live camera video as Motion JPEG over HTTP. "
-        "Other commands: 'mjpeg-server probe URL' inspects any MJPEG stream.",
+        "Other commands: 'mjpeg-server probe URL' inspects any MJPEG stream; "
+        "'mjpeg-server bench URL' loads one with many viewers.",
         epilog=f"Every flag can also be set by an environment variable: {ENV_PREFIX}FLAG_NAME "
         f"(e.g. {ENV_PREFIX}PORT=9000; several cameras separated by spaces).",
     )
