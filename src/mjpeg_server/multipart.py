@@ -428,6 +428,7 @@ class MultipartParser:
         "_needle",
         "_needle_offset",
         "_part_len",
+        "_part_start",
         "_pending",
         "_remaining",
         "_scan",
@@ -501,6 +502,7 @@ class MultipartParser:
         self._lines: list[tuple[str, str]] = []
         self._remaining = 0
         self._part_len = 0
+        self._part_start = 0
 
     @classmethod
     def from_content_type(
@@ -727,9 +729,9 @@ class MultipartParser:
         if buf == b"-" or not buf:
             return self._more(self._eof_delimiter_line)
         newline = buf.find(b"\n", self._scan)
+        if (newline < 0 and len(buf) > self.max_header_bytes) or newline > self.max_header_bytes:
+            self._fail(f"expected a line break after the boundary, got {_excerpt(buf, 0)}", 0)
         if newline < 0:
-            if len(buf) > self.max_header_bytes:
-                self._fail(f"expected a line break after the boundary, got {_excerpt(buf, 0)}", 0)
             self._scan = len(buf)
             return self._more(self._eof_delimiter_line)
         end = newline
@@ -749,6 +751,7 @@ class MultipartParser:
         return self._end_without_close("inside a boundary line")
 
     def _begin_headers(self) -> None:
+        self._part_start = self._consumed
         self._scan = 0
         self._header_bytes = 0
         self._step = self._step_headers
@@ -814,10 +817,12 @@ class MultipartParser:
         headers = Headers(tuple(self._lines))
         self._lines = []
         self._part_len = 0
+        # Errors about the whole part point at its first header line.
+        part_start = self._part_start - self._consumed
         try:
             length = headers.content_length
         except ProtocolError as exc:
-            self._fail(f"{exc} in the part headers", 0)
+            self._fail(f"{exc} in the part headers", part_start)
         if length is None:
             self._deviate("no-content-length", 0)
             self._scan = 0
@@ -826,7 +831,7 @@ class MultipartParser:
             self._fail(
                 f"expected a part of at most max_part_bytes={self.max_part_bytes}, "
                 f"got Content-Length {length}",
-                0,
+                part_start,
             )
         else:
             self._remaining = length
@@ -919,6 +924,7 @@ class MultipartParser:
         buf = self._buf
         found = buf.find(self._needle, self._scan)
         if found >= 0:
+            self._count_preamble(found)
             self._discard(self._delimiter_start(found))
             self._expect_line_break = True
             self._scan = 0
@@ -926,18 +932,22 @@ class MultipartParser:
             return None
         cut = len(buf) - self._hold
         if cut > 0:
+            self._count_preamble(cut)
             self._header_bytes += cut
-            if self._header_bytes > self.max_header_bytes:
-                self._fail(
-                    f"expected the boundary {self._token!r} within "
-                    f"max_header_bytes={self.max_header_bytes}, got none",
-                    cut,
-                )
             self._discard(cut)
             self._scan = self._lookback
             return None
         self._scan = max(0, len(buf) - len(self._needle) + 1)
         return self._more(self._eof_preamble)
+
+    def _count_preamble(self, n: int) -> None:
+        """Fail if ``n`` more bytes of preamble exceed max_header_bytes."""
+        if self._header_bytes + n > self.max_header_bytes:
+            self._fail(
+                f"expected the boundary {self._token!r} within "
+                f"max_header_bytes={self.max_header_bytes}, got none",
+                n,
+            )
 
     def _eof_preamble(self) -> _StepResult:
         self._fail(f"expected the boundary {self._token!r}, got the end of the stream", 0)

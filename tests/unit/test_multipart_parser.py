@@ -1,0 +1,374 @@
+"""Example-based tests of the multipart parser: each rule, each error, exact messages."""
+
+from __future__ import annotations
+
+import pytest
+from codec_streams import bytewise, drain, feed_all, merge_data, parts_of
+
+from mjpeg_server.multipart import (
+    DEVIATIONS,
+    NEED_DATA,
+    RFC_ALLOWED,
+    Headers,
+    MultipartParser,
+    PartData,
+    PartEncoder,
+    PartEnd,
+    PartStart,
+    ProtocolError,
+    StreamEnd,
+    boundary_from_content_type,
+)
+
+HEAD = b"--b\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n\r\n"
+
+
+def parse(
+    stream: bytes, boundary: str = "b", **options: bool
+) -> tuple[list[object], frozenset[str]]:
+    parser = MultipartParser(boundary, **options)
+    return merge_data(feed_all(parser, [stream])), parser.deviations
+
+
+def payloads(stream: bytes, boundary: str = "b") -> list[bytes]:
+    return [payload for _, payload in parts_of(parse(stream, boundary)[0])]  # type: ignore[arg-type]
+
+
+# -- Content-Type ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "boundary"),
+    [
+        ("multipart/x-mixed-replace;boundary=boundarydonotcross", "boundarydonotcross"),
+        ("multipart/x-mixed-replace; boundary=frame", "frame"),
+        ('multipart/x-mixed-replace; boundary="a:b/c"', "a:b/c"),
+        ('multipart/x-mixed-replace; boundary="q\\"x"', 'q"x'),
+        ("Multipart/X-Mixed-Replace; BOUNDARY=Frame", "Frame"),
+        ("multipart/x-mixed-replace; charset=x; boundary = --myboundary ; foo=bar", "--myboundary"),
+        ('multipart/mixed; a="x;boundary=evil"; boundary=good', "good"),
+    ],
+)
+def test_boundary_from_content_type(value: str, boundary: str) -> None:
+    assert boundary_from_content_type(value) == boundary
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("image/jpeg", "expected a multipart Content-Type, got 'image/jpeg'"),
+        ("multipart/x-mixed-replace", "expected a boundary parameter"),
+        ('multipart/x-mixed-replace; boundary=""', "expected a boundary parameter"),
+        ("multipart/x-mixed-replace; name=boundary", "expected a boundary parameter"),
+    ],
+)
+def test_boundary_from_content_type_errors(value: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        boundary_from_content_type(value)
+
+
+def test_from_content_type_records_a_quoted_boundary_and_strict_mode_accepts_it() -> None:
+    for strict in (False, True):
+        parser = MultipartParser.from_content_type(
+            'multipart/x-mixed-replace; boundary="b"', strict=strict
+        )
+        assert parser.boundary == "b"
+        assert parser.deviations == {"quoted-boundary"}
+    parser = MultipartParser.from_content_type("multipart/x-mixed-replace; boundary=b")
+    assert parser.deviations == frozenset()
+
+
+def test_boundaries_the_parser_refuses() -> None:
+    with pytest.raises(ProtocolError, match="expected a boundary of 1-256 printable"):
+        MultipartParser("")
+    with pytest.raises(ProtocolError, match="printable"):
+        MultipartParser("a\r\nb")
+    with pytest.raises(ProtocolError, match="latin-1"):
+        MultipartParser("snow\u2603")
+    with pytest.raises(ProtocolError, match="RFC 2046 allows 1-70"):
+        MultipartParser("b" * 71, strict=True)
+    assert MultipartParser("b" * 71).boundary == "b" * 71
+
+
+# -- Headers --------------------------------------------------------------------
+
+
+def test_headers_lookup_ignores_case_and_keeps_order() -> None:
+    headers = Headers((("Content-Type", "image/jpeg"), ("X-A", "1"), ("x-a", "2")))
+    assert headers.get("content-type") == "image/jpeg"
+    assert headers.get("X-A") == "1"
+    assert headers.get_all("X-a") == ("1", "2")
+    assert headers.get("missing") is None
+    assert headers.get("missing", "d") == "d"
+    assert "CONTENT-TYPE" in headers
+    assert "Content-Length" not in headers
+    assert 3 not in headers
+    assert list(headers) == [("Content-Type", "image/jpeg"), ("X-A", "1"), ("x-a", "2")]
+    assert len(headers) == 3
+    assert headers.content_length is None
+
+
+@pytest.mark.parametrize(
+    ("values", "length"),
+    [(("42",), 42), ((" 42 ",), 42), (("0",), 0), (("7", " 7"), 7), (("9" * 18,), int("9" * 18))],
+)
+def test_content_length(values: tuple[str, ...], length: int) -> None:
+    assert Headers(tuple(("Content-Length", v) for v in values)).content_length == length
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (("-1",), "expected Content-Length to be 1-18 digits, got '-1'"),
+        (("+1",), "got '\\+1'"),
+        (("1e3",), "got '1e3'"),
+        (("",), "got ''"),
+        (("\u0663",), "got"),  # an Arabic-Indic digit: int() would take it
+        (("9" * 19,), "1-18 digits"),
+        (("1", "2"), "expected one Content-Length, got conflicting values"),
+    ],
+)
+def test_bad_content_length(values: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        Headers(tuple(("content-length", v) for v in values)).content_length  # noqa: B018
+
+
+def test_bad_content_length_is_a_parse_error_with_its_offset() -> None:
+    with pytest.raises(ProtocolError, match=r"got 'ten' in the part headers \(at byte 5 of"):
+        parse(b"--b\r\nContent-Length: ten\r\n\r\n0123456789\r\n--b--")
+
+
+def test_header_values_are_latin1_and_stripped_and_folded_lines_join() -> None:
+    stream = b"--b\r\nX-A:  caf\xe9 \t\r\nX-B: one\r\n  two\r\nContent-Length: 0\r\n\r\n\r\n--b--"
+    ((headers, _),) = parts_of(parse(stream)[0])  # type: ignore[arg-type]
+    assert headers.items == (("X-A", "caf\xe9"), ("X-B", "one two"), ("Content-Length", "0"))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"no colon", r"expected a header line 'Name: value', got b'no colon' \(at byte 5 "),
+        (b"Bad Name: x", "expected a header line 'Name: value', got b'Bad Name: x'"),
+        (b": x", "expected a header line"),
+        (b" folded", "expected a header line, got a continuation line"),
+    ],
+)
+def test_bad_header_lines(line: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse(b"--b\r\n" + line + b"\r\n\r\nx\r\n--b--")
+
+
+# -- framing and latency --------------------------------------------------------
+
+
+def test_part_end_does_not_wait_for_the_next_boundary() -> None:
+    parser = MultipartParser("b")
+    parser.feed(HEAD + b"0123456789")
+    assert drain(parser)[1:] == [PartData(b"0123456789"), PartEnd()]
+    assert parser.next_event() is NEED_DATA
+
+
+def test_a_chunk_inside_a_counted_payload_is_passed_on_without_copying() -> None:
+    parser = MultipartParser("b")
+    parser.feed(HEAD)
+    assert isinstance(parser.next_event(), PartStart)
+    chunk = b"01234"
+    parser.feed(chunk)
+    event = parser.next_event()
+    assert isinstance(event, PartData)
+    assert event.data is chunk
+
+
+def test_content_length_frames_a_payload_that_contains_the_delimiter() -> None:
+    payload = b"\r\n--b\r\n--b--"
+    stream = b"--b\r\nContent-Length: 12\r\n\r\n" + payload + b"\r\n--b--"
+    for strict in (False, True):
+        assert parts_of(parse(stream, strict=strict)[0]) == [  # type: ignore[arg-type]
+            (Headers((("Content-Length", "12"),)), payload)
+        ]
+
+
+def test_wrong_content_length_is_caught_at_the_next_boundary() -> None:
+    with pytest.raises(
+        ProtocolError,
+        match=r"expected the boundary b'--b' after a part, got b'9\\r\\n--b--' \(at byte 63 ",
+    ):
+        parse(HEAD + b"0123456789" + b"9\r\n--b--")
+
+
+def test_events_and_zero_length_parts() -> None:
+    encoder = PartEncoder("b")
+    stream = encoder.opening + encoder.encode(b"").removesuffix(b"\r\n") + b"--"
+    events, _ = parse(stream)
+    assert [type(e) for e in events] == [PartStart, PartEnd, StreamEnd]
+
+
+def test_a_part_without_body_may_end_at_its_header_block() -> None:
+    """RFC 2046: body-part := headers [CRLF *OCTET]; the blank line doubles as CRLF."""
+    for strict in (False, True):
+        events, deviations = parse(b"--b\r\nX-A: 1\r\n\r\n--b--", strict=strict)
+        assert [type(e) for e in events] == [PartStart, PartEnd, StreamEnd]
+        assert deviations == {"no-content-length"}
+
+
+def test_scan_without_content_length() -> None:
+    stream = (
+        b"--b\r\nContent-Type: image/jpeg\r\n\r\nab\r\n-c--b\r\n\r\n--b\r\n\r\nxyz\r\n--b--\r\n"
+    )
+    strict = parts_of(parse(stream, strict=True)[0])  # type: ignore[arg-type]
+    assert [payload for _, payload in strict] == [b"ab\r\n-c--b\r\n", b"xyz"]
+    # The tolerant scan also ends a part at a boundary with no line break before it
+    # (here followed by a part without headers or body).
+    assert payloads(stream) == [b"ab\r\n-c", b"", b"xyz"]
+
+
+# -- deviations -----------------------------------------------------------------
+
+CANONICAL = HEAD + b"0123456789\r\n--b\r\n\r\nxyz\r\n--b--\r\nepilogue"
+
+
+@pytest.mark.parametrize(
+    ("name", "stream"),
+    [
+        ("lf-line-endings", CANONICAL.replace(b"\r\n", b"\n")),
+        ("preamble", b"This is MIME.\r\n" + CANONICAL),
+        ("preamble", b"\r\n\r\n" + CANONICAL),
+        ("transport-padding", CANONICAL.replace(b"--b\r\n", b"--b \t\r\n")),
+        ("no-crlf-before-boundary", CANONICAL.replace(b"0123456789\r\n", b"0123456789")),
+        ("extra-crlf-after-payload", CANONICAL.replace(b"0123456789\r\n", b"0123456789\r\n\r\n")),
+        ("missing-first-boundary", CANONICAL.removeprefix(b"--b\r\n")),
+        ("padded-content-length", CANONICAL.replace(b"Length: 10", b"Length:    10 ")),
+        ("no-close-delimiter", CANONICAL.removesuffix(b"--\r\nepilogue") + b"\r\n"),
+    ],
+)
+def test_each_deviation_is_tolerated_and_reported(name: str, stream: bytes) -> None:
+    events, deviations = parse(stream)
+    assert [p for _, p in parts_of(events)] == [b"0123456789", b"xyz"]  # type: ignore[misc]
+    assert deviations - {"no-content-length"} == {name}
+    if name in RFC_ALLOWED:
+        assert parse(stream, strict=True)[1] == deviations
+    else:
+        with pytest.raises(ProtocolError, match=f"strict mode: {DEVIATIONS[name]}"):
+            parse(stream, strict=True)
+
+
+def test_dashes_in_the_header_boundary() -> None:
+    """Content-Type says boundary=--b and the body uses --b: a deviation, matched anyway."""
+    events, deviations = parse(CANONICAL, boundary="--b")
+    assert [p for _, p in parts_of(events)] == [b"0123456789", b"xyz"]  # type: ignore[misc]
+    assert deviations == {"dashes-in-header-boundary", "no-content-length"}
+    # The canonical form of that boundary still parses, without the deviation.
+    canonical = CANONICAL.replace(b"--b", b"----b")
+    assert parse(canonical, boundary="--b")[1] == {"no-content-length"}
+    assert parse(canonical, boundary="--b", strict=True)[1] == {"no-content-length"}
+    with pytest.raises(ProtocolError, match="strict mode: the Content-Type boundary includes"):
+        parse(CANONICAL, boundary="--b", strict=True)
+
+
+def test_lf_only_stream_without_content_length() -> None:
+    stream = b"--b\nContent-Type: image/jpeg\n\nabc\n--b\n\nd\r\n--b--\n"
+    events, deviations = parse(stream)
+    assert [p for _, p in parts_of(events)] == [b"abc", b"d"]  # type: ignore[misc]
+    assert deviations == {"lf-line-endings", "no-content-length"}
+
+
+def test_every_deviation_name_is_documented() -> None:
+    assert DEVIATIONS.keys() >= RFC_ALLOWED
+
+
+# -- end of stream --------------------------------------------------------------
+
+
+def test_close_delimiter_ends_at_once_and_the_epilogue_is_dropped() -> None:
+    parser = MultipartParser("b")
+    parser.feed(HEAD + b"0123456789\r\n--b--")
+    assert isinstance(drain(parser)[-1], StreamEnd)
+    parser.feed(b"epilogue " * 1000)
+    assert parser.buffered == 0
+    assert parser.next_event() == StreamEnd()
+    parser.feed(b"")
+    assert parser.next_event() == StreamEnd()
+    assert parser.deviations == frozenset()
+
+
+def test_eof_right_after_a_delimiter_line_ends_the_stream_in_both_modes() -> None:
+    stream = PartEncoder("b").opening + PartEncoder("b").encode(b"0123456789")
+    for strict in (False, True):
+        events, deviations = parse(stream, strict=strict)
+        assert isinstance(events[-1], StreamEnd)
+        assert deviations == {"no-close-delimiter"}
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        HEAD + b"0123456789",  # a counted part, then nothing
+        HEAD + b"0123456789\r\n--b",  # inside the boundary line
+        HEAD + b"0123456789\r\n--b  \r",
+        HEAD + b"0123456789\r\n--",
+    ],
+)
+def test_eof_after_a_complete_part_is_tolerated_but_not_strict(stream: bytes) -> None:
+    events, deviations = parse(stream)
+    assert [p for _, p in parts_of(events)] == [b"0123456789"]  # type: ignore[misc]
+    assert deviations == {"no-close-delimiter"}
+    with pytest.raises(ProtocolError, match="stream ended"):
+        parse(stream, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        (HEAD + b"012", r"stream ended inside a part, 3 of 10 bytes \(at byte 56 of the stream\)"),
+        (b"--b\r\n\r\nabc\r\n--", r"stream ended inside a part, after 7 bytes and before the"),
+        (b"--b\r\nContent-Type: ima", "expected the rest of the part headers, got the end"),
+        (b"", "expected a boundary, got the end of the stream"),
+        (b"\r\n", "expected a boundary, got the end of the stream"),
+        (b"preamble only\r\n", "expected the boundary b'--b', got the end of the stream"),
+    ],
+)
+def test_eof_elsewhere_is_an_error(stream: bytes, message: str) -> None:
+    for chunks in ([stream], bytewise(stream)):
+        with pytest.raises(ProtocolError, match=message):
+            feed_all(MultipartParser("b"), chunks)
+
+
+def test_feed_after_the_end_is_a_usage_error() -> None:
+    parser = MultipartParser("b")
+    parser.feed(b"")
+    with pytest.raises(RuntimeError, match="after the end of the stream"):
+        parser.feed(b"x")
+
+
+def test_after_an_error_the_parser_refuses_everything() -> None:
+    parser = MultipartParser("b")
+    parser.feed(b"--b\r\nbad header\r\n\r\n")
+    with pytest.raises(ProtocolError, match="expected a header line") as first:
+        parser.next_event()
+    with pytest.raises(ProtocolError, match="parser failed earlier: expected a header line"):
+        parser.next_event()
+    with pytest.raises(ProtocolError, match="parser failed earlier"):
+        parser.feed(b"more")
+    assert str(first.value).endswith("(at byte 5 of the stream)")
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        (b"--b\r\nX-Big: " + b"x" * 100 + b"\r\n\r\n", "part headers within max_header_bytes=64"),
+        (b"--b" + b" " * 100 + b"\r\n", "line break after the boundary"),
+        (b"\r\n" * 40 + b"--b\r\n", "boundary within max_header_bytes=64, got"),
+        (b"p" * 100 + b"\r\n--b\r\n", "expected the boundary b'--b' within max_header_bytes=64"),
+        (
+            b"--b\r\nContent-Length: 129\r\n\r\n",
+            "at most max_part_bytes=128, got Content-Length 129",
+        ),
+        (b"--b\r\n\r\n" + b"x" * 200, "boundary within max_part_bytes=128 of a part without"),
+        (b"--bx\r\n", r"expected a line break after the boundary, got b'x\\r\\n'"),
+    ],
+)
+def test_limits_and_malformed_boundary_lines(stream: bytes, message: str) -> None:
+    for chunks in ([stream], bytewise(stream)):
+        parser = MultipartParser("b", max_header_bytes=64, max_part_bytes=128)
+        with pytest.raises(ProtocolError, match=message):
+            feed_all(parser, chunks)
