@@ -1,0 +1,310 @@
+"""Read an MJPEG stream over HTTP: frames from any ``multipart/x-mixed-replace`` source.
+
+Our server, mjpg-streamer, µStreamer, ffmpeg, IP cameras: :func:`iter_frames`
+yields one :class:`ReceivedFrame` per part as soon as its last byte is in. It
+is a thin I/O loop around :class:`~mjpeg_server.multipart.MultipartParser`:
+requests opens the response with ``stream=True`` and the loop feeds the parser
+whatever ``read1`` returns, so nothing waits for a buffer to fill (a plain
+``read(n)`` on an HTTP/1.0 close-delimited response blocks until ``n`` bytes
+arrive: frames late by several frame periods) and nothing buffers the endless
+body. Chunked HTTP/1.1 and close-delimited HTTP/1.0 responses both work.
+
+Errors are :class:`StreamError` subclasses (connection, timeout, HTTP status,
+not multipart) or :class:`~mjpeg_server.multipart.ProtocolError` for a
+malformed body, including a connection that closes in the middle of a part.
+:func:`open_stream` gives the lower-level view the probe needs: the HTTP status,
+the response headers and the parser's deviations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import requests
+import urllib3
+
+from .multipart import (
+    NEED_DATA,
+    Headers,
+    MultipartParser,
+    PartData,
+    PartEnd,
+    PartStart,
+    ProtocolError,
+)
+
+__all__ = [
+    "HTTPStatusError",
+    "MJPEGStream",
+    "NotMultipartError",
+    "ReceivedFrame",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamTimeout",
+    "iter_frames",
+    "open_stream",
+]
+
+#: The first reconnect delay; it doubles up to ``max_backoff``.
+FIRST_BACKOFF = 0.1
+
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+class StreamError(Exception):
+    """Reading the stream failed for a reason other than malformed bytes."""
+
+
+class StreamConnectionError(StreamError):
+    """The server could not be reached, or the connection broke."""
+
+
+class StreamTimeout(StreamError):
+    """No response, or no bytes, for ``timeout`` seconds."""
+
+
+class HTTPStatusError(StreamError):
+    """The server answered with an error status (4xx or 5xx)."""
+
+    def __init__(self, url: str, status_code: int, reason: str) -> None:
+        super().__init__(f"{url} answered HTTP {status_code} {reason}".rstrip())
+        self.url = url
+        self.status_code = status_code
+        self.reason = reason
+
+
+class NotMultipartError(StreamError):
+    """The response is not a multipart stream (or its Content-Type has no boundary)."""
+
+    def __init__(self, url: str, content_type: str, detail: str) -> None:
+        super().__init__(f"{url} is not a multipart stream: {detail}")
+        self.url = url
+        self.content_type = content_type
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFrame:
+    """One part of the stream: normally a JPEG, with its part headers."""
+
+    jpeg: bytes
+    headers: Headers
+    #: ``X-Timestamp``: capture time in Unix seconds, when the server sends it.
+    timestamp: float | None
+    #: ``X-Frame-Seq``: the server's frame counter, when it sends one.
+    seq: int | None
+    #: ``time.time()`` when the frame's last byte arrived.
+    received_at: float
+
+
+def _finite_float(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS's words ("Connection refused"), not urllib3's retry story."""
+    match = _ERRNO_RE.search(str(exc))
+    return match[1].strip() if match else str(exc)
+
+
+class MJPEGStream:
+    """An open MJPEG response: its status and headers now, its frames as they come.
+
+    Close it (or use it as a context manager) to drop the connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        response: requests.Response,
+        parser: MultipartParser,
+        *,
+        timeout: float,
+        chunk_size: int,
+        own_session: requests.Session | None = None,
+    ) -> None:
+        self.url = url
+        self.status_code = response.status_code
+        self.reason = response.reason
+        #: The HTTP response headers (case-insensitive).
+        self.headers: Mapping[str, str] = response.headers
+        self.content_type = response.headers.get("Content-Type", "")
+        self.parser = parser
+        #: True once the server closed the connection.
+        self.at_eof = False
+        self._response = response
+        self._raw: Any = response.raw
+        self._timeout = timeout
+        self._chunk_size = chunk_size
+        self._own_session = own_session
+
+    @property
+    def boundary(self) -> str:
+        return self.parser.boundary
+
+    @property
+    def deviations(self) -> frozenset[str]:
+        """RFC 2046 deviations seen so far (see ``multipart.DEVIATIONS``)."""
+        return self.parser.deviations
+
+    def frames(self) -> Iterator[ReceivedFrame]:
+        """Each part as it completes, until the stream ends.
+
+        Raises :class:`StreamTimeout`, :class:`StreamConnectionError`, or
+        :class:`~mjpeg_server.multipart.ProtocolError` (malformed body, or the
+        connection closed inside a part: then :attr:`at_eof` is True).
+        """
+        parser = self.parser
+        headers = Headers()
+        data: list[bytes] = []
+        received_at = 0.0
+        while True:
+            event = parser.next_event()
+            if event is NEED_DATA:
+                chunk = self._read()
+                received_at = time.time()
+                self.at_eof = not chunk
+                parser.feed(chunk)
+            elif isinstance(event, PartStart):
+                headers, data = event.headers, []
+            elif isinstance(event, PartData):
+                data.append(event.data)
+            elif isinstance(event, PartEnd):
+                yield ReceivedFrame(
+                    jpeg=b"".join(data),
+                    headers=headers,
+                    timestamp=_finite_float(headers.get("X-Timestamp")),
+                    seq=_int(headers.get("X-Frame-Seq")),
+                    received_at=received_at,
+                )
+            else:
+                return
+
+    def _read(self) -> bytes:
+        """Whatever bytes have arrived (at least one), or b"" at the end."""
+        try:
+            data: bytes = self._raw.read1(self._chunk_size)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise StreamTimeout(f"no bytes from {self.url} for {self._timeout} s") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StreamConnectionError(f"connection to {self.url} broke: {_reason(exc)}") from exc
+        return data
+
+    def close(self) -> None:
+        self._response.close()
+        if self._own_session is not None:
+            self._own_session.close()
+
+    def __enter__(self) -> MJPEGStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_stream(
+    url: str,
+    *,
+    timeout: float = 10.0,
+    session: requests.Session | None = None,
+    chunk_size: int = 65536,
+    strict: bool = False,
+) -> MJPEGStream:
+    """Connect and check the response; the body is read by :meth:`MJPEGStream.frames`.
+
+    ``timeout`` bounds the connection, the wait for the response headers and
+    every wait for more bytes. ``strict`` makes the parser reject deviations
+    from RFC 2046 (see ``multipart.RFC_ALLOWED``). Raises
+    :class:`StreamConnectionError`, :class:`StreamTimeout`,
+    :class:`HTTPStatusError` or :class:`NotMultipartError`.
+    """
+    own_session = None
+    if session is None:
+        session = own_session = requests.Session()
+    try:
+        try:
+            response = session.get(url, stream=True, timeout=timeout)
+        except requests.Timeout as exc:
+            raise StreamTimeout(f"no response from {url} within {timeout} s") from exc
+        except requests.RequestException as exc:
+            raise StreamConnectionError(f"cannot connect to {url}: {_reason(exc)}") from exc
+        try:
+            if response.status_code >= 400:
+                raise HTTPStatusError(url, response.status_code, response.reason)
+            content_type = response.headers.get("Content-Type", "")
+            try:
+                parser = MultipartParser.from_content_type(content_type, strict=strict)
+            except ProtocolError as exc:
+                raise NotMultipartError(url, content_type, str(exc)) from exc
+        except BaseException:
+            response.close()
+            raise
+    except BaseException:
+        if own_session is not None:
+            own_session.close()
+        raise
+    return MJPEGStream(
+        url, response, parser, timeout=timeout, chunk_size=chunk_size, own_session=own_session
+    )
+
+
+def iter_frames(
+    url: str,
+    *,
+    timeout: float = 10.0,
+    session: requests.Session | None = None,
+    reconnect: bool = False,
+    max_backoff: float = 10.0,
+    chunk_size: int = 65536,
+) -> Iterator[ReceivedFrame]:
+    """Frames of the MJPEG stream at ``url``, each as soon as its last byte is in.
+
+    Raises what :func:`open_stream` and :meth:`MJPEGStream.frames` raise. With
+    ``reconnect=True`` a stream that ends, breaks, times out, cannot be reached
+    or closes inside a part is opened again after a delay that starts at
+    ``FIRST_BACKOFF`` seconds and doubles up to ``max_backoff`` (it starts over
+    after each frame); HTTP errors, a non-multipart response and malformed bytes
+    still raise, since retrying would not change them. Stop by closing the
+    generator (or breaking out of the loop).
+    """
+    delay = min(FIRST_BACKOFF, max_backoff)
+    while True:
+        try:
+            with open_stream(
+                url, timeout=timeout, session=session, chunk_size=chunk_size
+            ) as stream:
+                try:
+                    for frame in stream.frames():
+                        delay = min(FIRST_BACKOFF, max_backoff)
+                        yield frame
+                except ProtocolError:
+                    if not (reconnect and stream.at_eof):
+                        raise
+        except (StreamConnectionError, StreamTimeout):
+            if not reconnect:
+                raise
+        if not reconnect:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, max_backoff)
