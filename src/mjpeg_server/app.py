@@ -20,6 +20,8 @@ URLs (``<name>`` is a configured camera; the first one is also the default)::
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,9 +32,10 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, rende
 from . import __version__
 from .cameras import CameraDefaults, create_camera
 from .config import Settings
-from .hub import CaptureHub, HubSettings
+from .fanout import FanOut
+from .hub import CaptureHub, HubClosed, HubSettings, Subscription
 from .multipart import PartEncoder
-from .streaming import StreamBody, StreamSlots
+from .streaming import HandedOffStream, StreamBody, StreamSlots, http_head
 
 __all__ = ["ServerState", "create_app"]
 
@@ -54,12 +57,21 @@ RETRY_AFTER_NO_FRAME = "2"
 
 @dataclass
 class ServerState:
-    """What the routes share: settings, one hub per camera, the stream slots."""
+    """What the routes share: settings, one hub per camera, the stream slots and
+    the socket fan-out (created when the first stream is handed over)."""
 
     settings: Settings
     hubs: dict[str, CaptureHub]
     slots: StreamSlots
     started_at: float = field(default_factory=time.monotonic)
+    _fanout: FanOut | None = None
+    _fanout_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fanout(self) -> FanOut:
+        with self._fanout_lock:
+            if self._fanout is None:
+                self._fanout = FanOut(heartbeat_interval=self.settings.heartbeat_interval)
+            return self._fanout
 
     def hub(self, name: str | None) -> CaptureHub:
         hub = self.hubs.get(name or self.settings.default_camera)
@@ -71,6 +83,10 @@ class ServerState:
         """End every stream and release every camera."""
         for hub in self.hubs.values():
             hub.close()
+        with self._fanout_lock:
+            fanout = self._fanout
+        if fanout is not None:
+            fanout.close()
 
 
 def state() -> ServerState:
@@ -134,41 +150,60 @@ def viewer(name: str | None = None) -> str:
 def stream(name: str | None = None) -> Response:
     server = state()
     hub = server.hub(name)
+    headers = {"Content-Type": hub.encoder.content_type, **NO_CACHE}
+    if request.method == "HEAD":
+        return Response(b"", 200, headers)
     if not server.slots.try_acquire():
         log.warning("refused a stream: %d streams already open", server.slots.limit)
-        return Response(
-            f"Too many viewers ({server.slots.limit}); try again later.\n",
-            503,
-            {"Retry-After": RETRY_AFTER_BUSY, **NO_CACHE},
-            mimetype="text/plain",
+        return _unavailable(
+            f"Too many viewers ({server.slots.limit}); try again later.", RETRY_AFTER_BUSY
         )
-    client = _client_address()
     try:
         subscription = hub.subscribe()
-    except BaseException:
+    except HubClosed:
         server.slots.release()
-        raise
+        return _unavailable("The server is shutting down.", RETRY_AFTER_BUSY)
+    client = _client_address()
     log.info("client %s connected to camera %r (%d viewers)", client, hub.name, hub.clients)
 
-    def on_close(body: StreamBody) -> None:
+    def on_close(subscription: Subscription, seconds: float, reason: str) -> None:
         server.slots.release()
         log.info(
-            "client %s left camera %r after %.1f s, %d frames sent, %d skipped (%d viewers)",
+            "client %s left camera %r (%s) after %.1f s, %d frames sent, %d skipped (%d viewers)",
             client,
             hub.name,
-            time.monotonic() - body.started_at,
-            body.subscription.frames_sent,
-            body.subscription.frames_skipped,
+            reason,
+            seconds,
+            subscription.frames_sent,
+            subscription.frames_skipped,
             hub.clients,
         )
 
-    body = StreamBody(
-        subscription,
-        opening=hub.encoder.opening,
-        heartbeat_interval=server.settings.heartbeat_interval,
-        on_close=on_close,
+    sock = request.environ.get("gunicorn.socket")
+    if server.settings.send_path == "fanout" and isinstance(sock, socket.socket):
+        head = http_head(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"), headers)
+        body: HandedOffStream | StreamBody = HandedOffStream(
+            server.fanout(),
+            sock,
+            hub=hub,
+            subscription=subscription,
+            head=head + hub.encoder.opening,
+            on_close=on_close,
+        )
+    else:
+        body = StreamBody(
+            subscription,
+            opening=hub.encoder.opening,
+            heartbeat_interval=server.settings.heartbeat_interval,
+            on_close=on_close,
+        )
+    return Response(body, 200, headers)
+
+
+def _unavailable(message: str, retry_after: str) -> Response:
+    return Response(
+        message + "\n", 503, {"Retry-After": retry_after, **NO_CACHE}, mimetype="text/plain"
     )
-    return Response(body, 200, {"Content-Type": hub.encoder.content_type, **NO_CACHE})
 
 
 @bp.get("/snapshot.jpg")
@@ -178,11 +213,9 @@ def snapshot(name: str | None = None) -> Response:
     hub = server.hub(name)
     part = hub.snapshot(server.settings.snapshot_timeout)
     if part is None:
-        return Response(
-            f"Camera {hub.name!r} has no frame yet ({hub.state}); try again shortly.\n",
-            503,
-            {"Retry-After": RETRY_AFTER_NO_FRAME, **NO_CACHE},
-            mimetype="text/plain",
+        return _unavailable(
+            f"Camera {hub.name!r} has no frame yet ({hub.state}); try again shortly.",
+            RETRY_AFTER_NO_FRAME,
         )
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(part.frame.timestamp))
     return Response(

@@ -122,6 +122,13 @@ def _serve_parser() -> _Parser:
         help="gunicorn (default) or Werkzeug's development server",
     )
     add(
+        "--send-path",
+        choices=("fanout", "wsgi"),
+        default=defaults.send_path,
+        help="how gunicorn writes streams: one fan-out thread for all (default) "
+        "or a thread per stream through the WSGI server",
+    )
+    add(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
@@ -168,6 +175,7 @@ def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Se
             stall_timeout=args.stall_timeout,
             max_clients=args.max_clients,
             server=args.server,
+            send_path=args.send_path,
             host=args.host,
             port=args.port,
         )

@@ -75,6 +75,10 @@ class Settings:
     port: int = 8000
     #: "gunicorn" (production) or "dev" (Werkzeug's development server).
     server: str = "gunicorn"
+    #: How gunicorn streams are written: "fanout" (one thread writes every stream
+    #: socket, see fanout.py) or "wsgi" (each stream's own thread, through the WSGI
+    #: server; slower, kept for comparison and as a fallback).
+    send_path: str = "fanout"
 
     def __post_init__(self) -> None:
         if not self.cameras:
@@ -89,6 +93,8 @@ class Settings:
             raise ConfigError(f"max-clients must be at least 1, not {self.max_clients}")
         if self.server not in ("gunicorn", "dev"):
             raise ConfigError(f"unknown server {self.server!r} (gunicorn or dev)")
+        if self.send_path not in ("fanout", "wsgi"):
+            raise ConfigError(f"unknown send path {self.send_path!r} (fanout or wsgi)")
         for value, what in (
             (self.stall_timeout, "stall-timeout"),
             (self.heartbeat_interval, "heartbeat"),

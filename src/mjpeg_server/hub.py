@@ -256,6 +256,7 @@ class CaptureHub:
         self._cond = threading.Condition(self._lock)
         self._subscribers: set[Subscription] = set()
         self._clients = 0  # counted subscribers
+        self._listeners: list[Callable[[CaptureHub], None]] = []
         self._thread: threading.Thread | None = None
         self._closed = False
         self._state = HubState.IDLE
@@ -306,6 +307,19 @@ class CaptureHub:
             self._retired_skipped += subscription.frames_skipped
             if not self._subscribers:
                 self._idle_since = self.clock()
+
+    def add_listener(self, listener: Callable[[CaptureHub], None]) -> None:
+        """Call ``listener(hub)`` after every new part and when the hub closes.
+
+        It runs on the capture thread (or the closing thread), so it must be
+        quick and must not block: the socket fan-out uses it to wake its loop.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _notify_listeners(self) -> None:
+        for listener in self._listeners:
+            listener(self)
 
     def latest(self) -> Part | None:
         """The newest part, or ``None`` while the camera is idle or has not delivered yet."""
@@ -433,6 +447,7 @@ class CaptureHub:
             self._resolution = size or self._resolution
             self._state = HubState.STREAMING
             self._cond.notify_all()
+        self._notify_listeners()
 
     # -- status and shutdown -----------------------------------------------
 
@@ -472,6 +487,11 @@ class CaptureHub:
         return self._state
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called: no part will come any more."""
+        return self._closed
+
+    @property
     def clients(self) -> int:
         """Subscribers that count as viewers (streams, not snapshots)."""
         return self._clients
@@ -483,6 +503,7 @@ class CaptureHub:
             self._closed = True
             thread = self._thread
             self._cond.notify_all()
+        self._notify_listeners()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         with self._lock:

@@ -44,15 +44,16 @@ def clients(server: ServerProcess) -> int:
     return count
 
 
-def test_stream_is_chunked_multipart_with_frame_headers(server: ServerProcess) -> None:
-    with open_stream(server) as response:
-        assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=mjpegframe"
-        assert response.headers["Transfer-Encoding"] == "chunked"
-        body = b""
-        for chunk in response.iter_content(chunk_size=None):
-            body += chunk
-            if body.count(b"X-Frame-Seq:") >= 3:
-                break
+def read_until_parts(response: requests.Response, parts: int) -> bytes:
+    body = b""
+    while body.count(b"X-Frame-Seq:") < parts:
+        chunk = response.raw.read(4096)
+        assert chunk, "stream ended early"
+        body += chunk
+    return body
+
+
+def check_first_part(body: bytes) -> None:
     assert body.startswith(b"--mjpegframe\r\n")
     head = body[len(b"--mjpegframe\r\n") :].split(b"\r\n\r\n", 1)[0].decode()
     fields = dict(line.split(": ", 1) for line in head.split("\r\n"))
@@ -60,6 +61,41 @@ def test_stream_is_chunked_multipart_with_frame_headers(server: ServerProcess) -
     assert int(fields["Content-Length"]) > 1000
     assert float(fields["X-Timestamp"]) > 1e9
     assert int(fields["X-Frame-Seq"]) >= 0
+
+
+def test_stream_is_multipart_with_frame_headers_until_the_connection_closes(
+    server: ServerProcess,
+) -> None:
+    # The default send path writes the response itself: no chunking, the body
+    # ends with the connection (as mjpg-streamer and µStreamer do).
+    with open_stream(server) as response:
+        assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=mjpegframe"
+        assert response.headers["Connection"] == "close"
+        assert "Transfer-Encoding" not in response.headers
+        assert "Content-Length" not in response.headers
+        assert "no-store" in response.headers["Cache-Control"]
+        check_first_part(read_until_parts(response, 3))
+
+
+def test_http_1_0_clients_get_an_http_1_0_response(server: ServerProcess) -> None:
+    host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=LIVENESS) as sock:
+        sock.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
+        data = b""
+        while b"X-Frame-Seq" not in data:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+def test_wsgi_send_path_streams_chunked() -> None:
+    with ServerProcess("--send-path", "wsgi", "--camera", "emulated?fps=30") as server:
+        with open_stream(server) as response:
+            assert response.headers["Transfer-Encoding"] == "chunked"
+            check_first_part(read_until_parts(response, 3))
+            assert clients(server) == 1
+        wait_until(lambda: clients(server) == 0, 2.0)
 
 
 def test_viewer_count_follows_open_and_closed_streams(server: ServerProcess) -> None:
