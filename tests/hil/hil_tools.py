@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from mjpeg_server.client import iter_frames
 
+from mjpeg_server.client import iter_frames
 from support.server import ServerProcess
 
 
@@ -84,7 +84,7 @@ class Received:
     seq: int
     #: Capture time (X-Timestamp), Unix seconds.
     timestamp: float
-    #: Arrival, time.monotonic().
+    #: Arrival, time.time().
     received_at: float
     jpeg: bytes = field(repr=False)
 
@@ -109,8 +109,10 @@ class Capture:
 def new_frames(frames: Iterator[Any], capture: Capture) -> Iterator[Received]:
     """The frames of ``frames`` (the kit's client) that are new, recorded in ``capture``."""
     for frame in frames:
-        if frame.seq is None or frame.seq <= capture.last_seq:
-            capture.resent += 1  # the server repeats the newest frame while the camera is silent
+        if frame.seq is None or frame.timestamp is None or frame.seq <= capture.last_seq:
+            # The server repeats the newest frame (or a "no signal" card) while the
+            # camera is silent, so that viewers see the stream is alive.
+            capture.resent += 1
             continue
         if capture.last_seq >= 0:
             capture.seq_gaps += frame.seq - capture.last_seq - 1

@@ -18,8 +18,8 @@ from hil_tools import (
     open_raw_stream,
     reset,
 )
-from mjpeg_server.client import iter_frames
 
+from mjpeg_server.client import iter_frames
 from support.server import ServerProcess, fd_count, thread_count
 from support.waiting import wait_until
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 from hil_tools import HilCamera
-from mjpeg_server.client import iter_frames
 
 from mjpeg_server.cameras import CameraSpec
+from mjpeg_server.client import iter_frames
 from mjpeg_server.jpeg import jpeg_size
 
 
