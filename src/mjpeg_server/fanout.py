@@ -15,12 +15,16 @@ The loop (epoll, level-triggered):
 * a hub's listener wakes it (an eventfd) when a part is published; every
   *idle* client of that hub gets the newest part at once, usually in one
   ``send()`` of the shared ``bytes`` (no copy in Python, no per-client buffer);
-* a client whose socket is full keeps its unfinished part and waits for
-  EPOLLOUT; meanwhile it skips frames, and when it has drained it starts on
-  the newest one. Such a lagging client is switched to ``TCP_NOTSENT_LOWAT``
-  so it is woken only once its queue is nearly empty: a new frame is never
-  queued behind a socket buffer full of old ones (a slow viewer sees frames
-  at most a few intervals old, not seconds);
+* every stream socket has ``TCP_NOTSENT_LOWAT`` = :data:`UNSENT_LIMIT`: the
+  kernel reports it full once that many bytes wait unsent, instead of letting
+  its autotuned buffer (megabytes) fill with seconds of old frames as
+  mjpg-streamer's clients do. A client whose socket is full keeps its
+  unfinished part and waits for EPOLLOUT, which comes when its backlog is
+  nearly gone; meanwhile it skips frames, then it starts on the newest one.
+  So each client has at most its current part and the newest one pending, and
+  a slow viewer gets frames a backlog of ``UNSENT_LIMIT`` old at most beyond
+  its own transfer time. A client that falls behind for less than a frame
+  interval loses nothing;
 * EPOLLRDHUP/EPOLLERR/EOF end a client the moment it hangs up, even when no
   frame flows (failure mode F9): no write is needed to notice;
 * after ``heartbeat_interval`` without a new part, idle clients get the hub's
@@ -54,8 +58,9 @@ log = logging.getLogger(__name__)
 _IN = select.EPOLLIN | select.EPOLLRDHUP
 _OUT = _IN | select.EPOLLOUT
 _GONE = select.EPOLLERR | select.EPOLLHUP | select.EPOLLRDHUP
-#: A lagging client is woken when fewer than this many bytes are still unsent.
-LAGGING_LOW_WATER = 16 * 1024
+#: At most about this many bytes wait unsent in a client's socket: past it, the
+#: socket reports full and the client skips frames (TCP_NOTSENT_LOWAT).
+UNSENT_LIMIT = 16 * 1024
 # Linux's TCP_NOTSENT_LOWAT; the socket module does not always export it.
 _TCP_NOTSENT_LOWAT = getattr(socket, "TCP_NOTSENT_LOWAT", 25)
 _DISCONNECTED = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ETIMEDOUT})
@@ -96,6 +101,11 @@ class FanOutClient:
         self._buffer: memoryview | None = memoryview(head)
         self._offset = 0
         self._lagging = False
+
+    @property
+    def lagging(self) -> bool:
+        """True while the client's socket is full and it is skipping frames."""
+        return self._lagging
 
 
 @dataclass
@@ -208,6 +218,7 @@ class FanOut:
             try:
                 client.sock.setblocking(False)
                 client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                client.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, UNSENT_LIMIT)
                 fd = client.sock.fileno()
                 self._epoll.register(fd, _IN)
             except OSError:
@@ -301,7 +312,6 @@ class FanOut:
             return
         client._lagging = True
         try:
-            client.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, LAGGING_LOW_WATER)
             self._epoll.modify(client.sock.fileno(), _OUT)
         except OSError:
             self._end(client, "client left")
