@@ -7,6 +7,7 @@ from its own sensor thread and records opens and closes in files, so
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -39,7 +40,7 @@ import picamera2  # noqa: E402 - the fake, importable only once FAKES is on sys.
 CHILD_HOLDS_CAMERA = """
 import sys, picamera2
 camera = picamera2.Picamera2(0)
-print("holding", flush=True)
+print("ready", flush=True)
 sys.stdin.read()
 camera.close()
 """
@@ -47,7 +48,7 @@ camera.close()
 HOLD_FILE = """
 import sys
 device = open({path!r})
-print("ok", flush=True)
+print("ready", flush=True)
 sys.stdin.read()
 """
 
@@ -77,6 +78,25 @@ def camera() -> Iterator[Picamera2Camera]:
 
 def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKES), *sys.path])}
+
+
+@contextlib.contextmanager
+def child_holding(script: str) -> Iterator[int]:
+    """Run ``script`` in a child process until the block ends; yields its pid once the
+    script printed "ready" (it holds what it opened until its stdin closes)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        yield child.pid
+    finally:
+        child.communicate("", timeout=60)
 
 
 def test_frames_are_jpegs_of_the_configured_size_at_the_sensor_rate(
@@ -119,20 +139,11 @@ def test_the_same_object_reopens(camera: Picamera2Camera) -> None:
 
 
 def test_a_camera_held_by_another_process_is_busy(camera: Picamera2Camera) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD_HOLDS_CAMERA],
-        env=child_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "holding"
-        with pytest.raises(CameraBusy, match=r"camera 0 is busy, held by .*fuser"):
-            camera.open()
-    finally:
-        child.communicate("", timeout=60)
+    with (
+        child_holding(CHILD_HOLDS_CAMERA),
+        pytest.raises(CameraBusy, match=r"busy, held by .*fuser"),
+    ):
+        camera.open()
     camera.open()  # released when the child closed it
     assert wait_until(lambda: camera.read(0.5), 10, interval=0)
 
@@ -146,21 +157,12 @@ def test_a_second_open_in_the_same_process_is_busy(camera: Picamera2Camera) -> N
 def test_device_holders_names_the_process_with_the_device_open(tmp_path: Path) -> None:
     device = tmp_path / "video7"
     device.touch()
-    child = subprocess.Popen(
-        [sys.executable, "-c", HOLD_FILE.format(path=str(device))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ok"
-        holders = device_holders(re.compile(re.escape(str(device))))
-        assert len(holders) == 1
-        assert holders[0].startswith(f"pid {child.pid} (python")
-    finally:
-        child.communicate("", timeout=60)
-    assert device_holders(re.compile(re.escape(str(device)))) == []
+    pattern = re.compile(re.escape(str(device)))
+    with child_holding(HOLD_FILE.format(path=str(device))) as pid:
+        holders = device_holders(pattern)
+    assert len(holders) == 1
+    assert holders[0].startswith(f"pid {pid} (python")
+    assert device_holders(pattern) == []
 
 
 @pytest.mark.parametrize(("cameras", "spec"), [("0", "picamera2"), ("1", "picamera2:1")])
