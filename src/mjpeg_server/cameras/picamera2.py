@@ -89,7 +89,7 @@ class _SensorClock:
             return now, self._seq
         if self._origin is None:
             self._origin = now - timestamp_us / 1e6
-            self._seq = 0
+            self._seq += 1
         else:
             periods = round((timestamp_us - self._last_us) / self._period_us)
             self._seq += max(1, periods)
