@@ -46,6 +46,7 @@ BACKENDS: Mapping[str, str] = {
     "emulated": "mjpeg_server.cameras.emulated:EmulatedCamera",
     "picamera2": "mjpeg_server.cameras.picamera2:Picamera2Camera",
     "opencv": "mjpeg_server.cameras.opencv:OpenCVCamera",
+    "http": "mjpeg_server.cameras.http:HttpCamera",
 }
 
 _T = TypeVar("_T")

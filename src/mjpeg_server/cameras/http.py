@@ -1,0 +1,114 @@
+"""Relay another MJPEG server: an IP camera, mjpg-streamer, µStreamer, another mjpeg-server.
+
+``--camera http://192.168.1.20:8080/?action=stream`` makes the upstream stream
+one of this server's cameras: one connection upstream however many viewers
+connect here, and the hub's usual care (idle release, reconnect with backoff
+when the upstream fails, status). The upstream's frames are passed on as they
+are, not decoded; their ``X-Timestamp`` and ``X-Frame-Seq`` are kept when the
+upstream sends them (so latency measured downstream is end to end), otherwise
+the arrival time and a local counter stand in.
+
+Reading happens on the backend's own thread (the kit's client, which blocks on
+the network) and reaches the hub through a one-slot handoff, so a silent
+upstream never blocks the hub beyond its read timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ..client import (
+    HTTPStatusError,
+    MJPEGStream,
+    NotMultipartError,
+    StreamConnectionError,
+    StreamError,
+    open_stream,
+)
+from . import CameraDefaults, CameraSpec, SpecError
+from ._handoff import LatestFrame
+from .base import Camera, CameraError, CameraFailed, CameraNotFound, Frame
+
+__all__ = ["HttpCamera"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for the upstream's response, and for each of its bytes.
+UPSTREAM_TIMEOUT = 10.0
+_JOIN_TIMEOUT = 2.0
+
+
+class HttpCamera(Camera):
+    """Frames from an upstream ``multipart/x-mixed-replace`` URL."""
+
+    def __init__(self, url: str, *, fps: float, timeout: float = UPSTREAM_TIMEOUT) -> None:
+        self.url = url
+        #: The rate the upstream is expected to send; shown in /status only.
+        self.fps = fps
+        self.timeout = timeout
+        self._handoff = LatestFrame()
+        self._stream: MJPEGStream | None = None
+        self._reader: threading.Thread | None = None
+
+    @classmethod
+    def from_spec(cls, spec: CameraSpec, defaults: CameraDefaults) -> HttpCamera:
+        if not spec.target or spec.options:
+            raise SpecError(f"camera {spec}: expected a full http:// or https:// URL")
+        return cls(spec.target, fps=defaults.fps)
+
+    @property
+    def description(self) -> str:
+        return f"relay of {self.url}"
+
+    def open(self) -> None:
+        try:
+            stream = open_stream(self.url, timeout=self.timeout)
+        except StreamConnectionError as error:
+            raise CameraNotFound(f"upstream unreachable: {error}") from None
+        except (HTTPStatusError, NotMultipartError, StreamError) as error:
+            raise CameraFailed(f"upstream unusable: {error}") from None
+        self._handoff.clear()
+        self._stream = stream
+        self._reader = threading.Thread(
+            target=self._relay, args=(stream,), name=f"relay {self.url}", daemon=True
+        )
+        self._reader.start()
+
+    def _relay(self, stream: MJPEGStream) -> None:
+        count = 0
+        try:
+            for received in stream.frames():
+                timestamp = received.timestamp
+                seq = received.seq
+                self._handoff.put(
+                    Frame(
+                        jpeg=received.jpeg,
+                        timestamp=received.received_at if timestamp is None else timestamp,
+                        seq=count if seq is None else seq,
+                    )
+                )
+                count += 1
+            error: Exception = CameraFailed(f"upstream {self.url} ended its stream")
+        except Exception as failure:  # whatever breaks the relay ends this session
+            error = failure
+        if self._stream is stream:  # not closed by us: tell the hub, which reopens
+            if not isinstance(error, CameraError):
+                error = CameraFailed(f"upstream {self.url}: {error}")
+            self._handoff.fail(error)
+
+    def read(self, timeout: float) -> Frame | None:
+        if self._stream is None:
+            raise CameraFailed(f"{self.description} is not open")
+        return self._handoff.take(timeout)
+
+    def close(self) -> None:
+        stream, reader = self._stream, self._reader
+        self._stream = self._reader = None
+        if stream is None:
+            return
+        stream.close()  # unblocks the reader's network read
+        if reader is not None:
+            reader.join(_JOIN_TIMEOUT)
+            if reader.is_alive():
+                log.warning("%s: the reader thread is still blocked after close", self.description)
