@@ -10,11 +10,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
+from mjpeg_server.client import iter_frames
 from mjpeg_server.jpeg import is_complete_jpeg
 from support.server import ServerProcess
 from support.waiting import wait_until
 
 LIVENESS = 20.0
+FRAMES = load_frames(bundled_frames_dir())
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +99,27 @@ def test_wsgi_send_path_streams_chunked() -> None:
             check_first_part(read_until_parts(response, 3))
             assert clients(server) == 1
         wait_until(lambda: clients(server) == 0, 2.0)
+        check_kit_client_reads(server)
+
+
+def check_kit_client_reads(server: ServerProcess) -> None:
+    frames = []
+    for frame in iter_frames(server.url("/stream.mjpg"), timeout=LIVENESS):
+        frames.append(frame)
+        if len(frames) == 10:
+            break
+    seqs = [frame.seq for frame in frames]
+    assert None not in seqs
+    assert seqs == sorted(set(seqs))
+    for frame in frames:
+        assert is_complete_jpeg(frame.jpeg)
+        assert frame.jpeg in FRAMES
+        assert frame.timestamp is not None
+        assert frame.headers.content_length == len(frame.jpeg)
+
+
+def test_kit_client_reads_the_close_delimited_stream(server: ServerProcess) -> None:
+    check_kit_client_reads(server)
 
 
 def test_viewer_count_follows_open_and_closed_streams(server: ServerProcess) -> None:
