@@ -124,17 +124,21 @@ def test_frames_follow_a_deadline_schedule_without_drift_or_bursts() -> None:
     assert camera.read(0) is None  # frame 1 is due at +0.1 s, not yet
 
     clock.now += 0.15  # late by half a period: frame 1 now, frame 2 still due at +0.2
-    assert camera.read(0).seq == 1  # type: ignore[union-attr]
+    frame = camera.read(0)
+    assert frame is not None
+    assert frame.seq == 1
+    assert frame.timestamp == pytest.approx(1.7e9 + 0.1)  # when it was due: its capture time
     assert camera.read(0) is None  # no burst to catch up
     clock.now += 0.05
     assert camera.read(0).seq == 2  # type: ignore[union-attr]  # on schedule: no drift
 
-    clock.now += 0.55  # a stall of five periods: the missed ticks are dropped
-    frame = camera.read(0)
-    assert frame is not None
-    assert frame.seq == 7
-    assert frame.jpeg == FRAMES[7 % 3]
+    clock.now += 0.25  # frame 3 was due 1.5 periods ago: it was buffered; 4 is due too
+    assert [camera.read(0).seq, camera.read(0).seq] == [3, 4]  # type: ignore[union-attr]
     assert camera.read(0) is None
+
+    clock.now += 0.6  # a stall: frames 5-8 are older than the buffers and lost
+    assert [camera.read(0).seq, camera.read(0).seq] == [9, 10]  # type: ignore[union-attr]
+    assert camera.read(0) is None  # and no more than the buffers' worth came at once
     camera.close()
 
 

@@ -1,13 +1,18 @@
 """A camera that plays a folder of JPEGs at a steady frame rate.
 
 It stands in for hardware in demos, tests and benchmarks, and it behaves like a
-device where that matters: frames are paced on a monotonic deadline schedule
-(frame ``n`` is due at ``start + n / fps``: no drift, and after a stall the
-camera skips the missed ticks instead of bursting, so the sequence number shows
-the gap as a real camera's would); ``read`` returns ``None`` when no frame is
-due within its timeout; and, with ``lock=PATH``, it holds an exclusive
-``flock`` while open, so a second process opening the same "device" gets
-:class:`CameraBusy` exactly as with a Pi camera.
+device where that matters:
+
+* frames are paced on a monotonic deadline schedule: frame ``n`` is due at
+  ``start + n / fps`` (no drift) and is stamped with that moment, its capture
+  time, not with the moment a busy reader got round to it;
+* like a sensor with a second buffer, a reader up to :data:`BUFFERED_FRAMES`
+  periods late still gets the frames it missed, back to back; later than that
+  (a stall) the missed frames are lost, no burst follows, and the sequence
+  number shows the gap as a real camera's would;
+* ``read`` returns ``None`` when no frame is due within its timeout;
+* with ``lock=PATH`` it holds an exclusive ``flock`` while open, so a second
+  process opening the same "device" gets :class:`CameraBusy` as with a Pi camera.
 
 Fault injection for tests, as spec options (``emulated?fail_after=30``):
 
@@ -35,6 +40,9 @@ from pathlib import Path
 from ..jpeg import is_complete_jpeg
 from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
 from .base import Camera, CameraBusy, CameraFailed, CameraNotFound, Frame
+
+#: How many frame periods late a reader may be and still get every frame.
+BUFFERED_FRAMES = 2
 
 
 def bundled_frames_dir() -> Path:
@@ -106,6 +114,7 @@ class EmulatedCamera(Camera):
         self._closed.set()
         self._lock_fd: int | None = None
         self._start = 0.0
+        self._wall_start = 0.0
         self._next_seq = 0
         self._delivered = 0
         #: How many times the camera was opened and closed (tests check release).
@@ -156,6 +165,7 @@ class EmulatedCamera(Camera):
         time.sleep(self.open_delay)
         self.opens += 1
         self._start = self._clock()
+        self._wall_start = self._wall_clock()
         self._next_seq = 0
         self._delivered = 0
         self._closed.clear()
@@ -193,14 +203,17 @@ class EmulatedCamera(Camera):
             if self._closed.wait(due - now):
                 raise CameraFailed("emulated camera was closed while reading")
         else:
-            # Late by a whole period or more (the reader stalled): skip the missed
-            # ticks, as a real sensor drops frames, rather than bursting to catch up.
-            self._next_seq = max(self._next_seq, int((now - self._start) / self._period))
+            # Frames older than the buffers are gone, as on a sensor whose reader
+            # stalled: skip them rather than burst to catch up.
+            current = int((now - self._start) / self._period)
+            self._next_seq = max(self._next_seq, current - BUFFERED_FRAMES + 1)
         seq = self._next_seq
         self._next_seq += 1
         self._delivered += 1
         return Frame(
-            jpeg=self.frames[seq % len(self.frames)], timestamp=self._wall_clock(), seq=seq
+            jpeg=self.frames[seq % len(self.frames)],
+            timestamp=self._wall_start + seq * self._period,
+            seq=seq,
         )
 
     def close(self) -> None:
