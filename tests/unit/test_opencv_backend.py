@@ -78,7 +78,8 @@ def test_a_file_plays_every_frame_then_fails_at_its_end(
     frames = read_to_the_end(camera)
     assert all(is_complete_jpeg(frame.jpeg) for frame in frames)
     assert {jpeg_size(frame.jpeg) for frame in frames} == {SIZE}
-    # One slot, latest wins: a reader that fell behind sees gaps, never repeats.
+    # The handoff drops the oldest frames: a reader that fell behind sees gaps,
+    # never repeats.
     seqs = [frame.seq for frame in frames]
     assert seqs == sorted(set(seqs))
     assert seqs[-1] == FRAMES - 1

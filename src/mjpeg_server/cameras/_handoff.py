@@ -1,52 +1,61 @@
-"""The one-slot handoff between a backend's own capture thread and the hub's reads.
+"""The handoff between a backend's own capture thread and the hub's reads.
 
 Libraries that deliver frames from their own thread (picamera2's encoder) or
-whose ``read`` blocks (OpenCV) put each frame here; :meth:`Camera.read` takes
-it with a timeout, so a hung device never blocks the hub longer than that.
-One slot, latest wins: nothing queues, and a frame the hub did not take in
-time is replaced by the next (the backend's frame numbers show the gap).
+whose ``read`` blocks (OpenCV, the http relay) put each frame here;
+:meth:`Camera.read` takes it with a timeout, so a hung device never blocks the
+hub longer than that.
+
+It holds the newest :data:`BUFFERED_FRAMES` frames, like a sensor's buffer
+queue: a hub thread that was a frame late (a busy machine) still gets every
+frame, back to back; one that fell further behind loses the oldest, and the
+backend's frame numbers show the gap. Nothing grows without bound.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 from .base import CameraError, Frame
 
-__all__ = ["LatestFrame"]
+__all__ = ["BUFFERED_FRAMES", "LatestFrames"]
+
+#: Frames kept for a late reader (the emulated camera keeps as many).
+BUFFERED_FRAMES = 2
 
 
-class LatestFrame:
+class LatestFrames:
     """Producer: :meth:`put`, then maybe :meth:`fail`. Consumer: :meth:`take`."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._frame: Frame | None = None
+        self._frames: deque[Frame] = deque(maxlen=BUFFERED_FRAMES)
         self._error: CameraError | None = None
 
     def put(self, frame: Frame) -> None:
         with self._cond:
-            self._frame = frame
+            self._frames.append(frame)  # drops the oldest when full
             self._cond.notify()
 
     def fail(self, error: CameraError) -> None:
-        """The producer cannot go on: :meth:`take` raises ``error`` once the last frame is taken."""
+        """The producer cannot go on: :meth:`take` raises ``error`` once the frames are taken."""
         with self._cond:
             self._error = error
             self._cond.notify()
 
     def take(self, timeout: float) -> Frame | None:
-        """The newest frame not yet taken, or ``None`` if none came within ``timeout``."""
+        """The oldest frame not yet taken, or ``None`` if none came within ``timeout``."""
         with self._cond:
-            if self._frame is None and self._error is None:
+            if not self._frames and self._error is None:
                 self._cond.wait(timeout)
-            frame, self._frame = self._frame, None
-            if frame is None and self._error is not None:
+            if self._frames:
+                return self._frames.popleft()
+            if self._error is not None:
                 raise self._error
-            return frame
+            return None
 
     def clear(self) -> None:
-        """Forget any frame and error (a new session starts)."""
+        """Forget any frames and error (a new session starts)."""
         with self._cond:
-            self._frame = None
+            self._frames.clear()
             self._error = None

@@ -39,10 +39,8 @@ from pathlib import Path
 
 from ..jpeg import is_complete_jpeg
 from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
+from ._handoff import BUFFERED_FRAMES
 from .base import Camera, CameraBusy, CameraFailed, CameraNotFound, Frame
-
-#: How many frame periods late a reader may be and still get every frame.
-BUFFERED_FRAMES = 2
 
 
 def bundled_frames_dir() -> Path:

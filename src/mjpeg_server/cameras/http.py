@@ -9,7 +9,7 @@ upstream sends them (so latency measured downstream is end to end), otherwise
 the arrival time and a local counter stand in.
 
 Reading happens on the backend's own thread (the kit's client, which blocks on
-the network) and reaches the hub through a one-slot handoff, so a silent
+the network) and reaches the hub through the backends' handoff, so a silent
 upstream never blocks the hub beyond its read timeout.
 """
 
@@ -27,7 +27,7 @@ from ..client import (
     open_stream,
 )
 from . import CameraDefaults, CameraSpec, SpecError
-from ._handoff import LatestFrame
+from ._handoff import LatestFrames
 from .base import Camera, CameraError, CameraFailed, CameraNotFound, Frame
 
 __all__ = ["HttpCamera"]
@@ -47,7 +47,7 @@ class HttpCamera(Camera):
         #: The rate the upstream is expected to send; shown in /status only.
         self.fps = fps
         self.timeout = timeout
-        self._handoff = LatestFrame()
+        self._handoff = LatestFrames()
         self._stream: MJPEGStream | None = None
         self._reader: threading.Thread | None = None
 

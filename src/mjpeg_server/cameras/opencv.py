@@ -30,7 +30,7 @@ from typing import Any
 
 from ..jpeg import SOI
 from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
-from ._handoff import LatestFrame
+from ._handoff import LatestFrames
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
 
 __all__ = ["OpenCVCamera", "as_jpeg"]
@@ -79,7 +79,7 @@ class OpenCVCamera(Camera):
         self.size = size
         self.quality = quality
         self._cv2 = _import_cv2()
-        self._handoff = LatestFrame()
+        self._handoff = LatestFrames()
         self._stop: threading.Event | None = None
         self._reader: threading.Thread | None = None
 

@@ -8,9 +8,10 @@ How frames flow: the camera records with a JPEG encoder chosen for the board
 (``auto``: the hardware ``MJPEGEncoder`` on VC4 boards, Pi 4 and older;
 ``JpegEncoder`` on a Pi 5, whose ``MJPEGEncoder`` is a software libav encoder
 and costs more). The encoder hands each JPEG, as the ``bytes`` it made, to
-this backend's :class:`picamera2.outputs.Output`, which puts it in a one-slot
-handoff that :meth:`Picamera2Camera.read` takes from: no queue grows, no byte
-is copied, and a frame the hub did not take in time is replaced by the next.
+this backend's :class:`picamera2.outputs.Output`, which puts it in the
+handoff (``_handoff.py``) that :meth:`Picamera2Camera.read` takes from: no byte
+is copied, a hub a frame late still gets every frame, and one further behind
+loses the oldest (nothing queues without bound).
 
 Timestamps and numbering come from the sensor, not from arrival: picamera2
 passes each frame's ``SensorTimestamp`` as µs since the recording's first
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
-from ._handoff import LatestFrame
+from ._handoff import LatestFrames
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
 
 __all__ = ["Picamera2Camera", "device_holders"]
@@ -97,7 +98,7 @@ class _SensorClock:
         return self._origin + timestamp_us / 1e6, self._seq
 
 
-def _frame_output(library: _Library, fps: float, handoff: LatestFrame) -> Any:
+def _frame_output(library: _Library, fps: float, handoff: LatestFrames) -> Any:
     """A ``picamera2.outputs.Output`` that hands each JPEG to ``handoff``.
 
     The class is made here because its base class exists only once picamera2
@@ -182,7 +183,7 @@ class Picamera2Camera(Camera):
         self.encoder = encoder
         self.stop_timeout = stop_timeout
         self._library = library or _Library()
-        self._handoff = LatestFrame()
+        self._handoff = LatestFrames()
         self._picam: Any = None
         #: The encoder in use since the last open ("mjpeg" or "jpeg").
         self.encoder_in_use: str | None = None
