@@ -1,0 +1,287 @@
+// The viewer page's behaviour: status line, pause, full screen, reconnection, and
+// releasing the stream whenever nobody can see it. Plain JavaScript, no build step,
+// no network beyond this server (the Pi may be offline).
+//
+// The page holds at most one stream at a time: browsers allow about six
+// connections per host, and each open tab must leave room for the others.
+"use strict";
+
+(() => {
+  const STATUS_INTERVAL_MS = 2000;
+  const STATUS_TIMEOUT_MS = 5000;
+  // Reconnection backoff: the first retry comes soon, later ones every few
+  // seconds at most, so the page is back within 5 s of the server.
+  const RETRY_FIRST_MS = 500;
+  const RETRY_MAX_MS = 3000;
+  // Slack when comparing server start times (uptime_s is rounded to 1 ms).
+  const RESTART_SLACK_S = 0.5;
+
+  const viewer = document.getElementById("viewer");
+  const img = document.getElementById("stream");
+  const overlay = document.getElementById("overlay");
+  const statusLine = document.getElementById("status");
+  const pauseButton = document.getElementById("pause");
+  const fullscreenButton = document.getElementById("fullscreen");
+
+  const camera = viewer.dataset.camera;
+  const statusUrl = viewer.dataset.statusUrl;
+  // The URL the server rendered (it may carry advance_headers=1).
+  const streamUrl = new URL(img.getAttribute("src"), document.baseURI);
+  const liveAlt = img.alt;
+
+  // connecting: a request is under way; live: frames arrive; retrying: waiting
+  // to reconnect; paused: the user froze the picture; hidden: nobody sees the page.
+  let mode = "connecting";
+  let attempts = 0; // failures since the stream was last live
+  let connects = 0;
+  let liveSince = 0; // performance.now() when the stream last went live
+  let retryTimer = 0;
+  let statusTimer = 0;
+  // Identifies the one live polling loop: a poll still under way when its loop
+  // was stopped must not schedule the next one.
+  let statusLoopId = 0;
+  let serverStartedBy = null; // latest possible start of the server, in performance.now() seconds
+
+  // -- the stream ------------------------------------------------------------
+
+  function freshStreamUrl() {
+    const url = new URL(streamUrl);
+    // A new URL for every connection: Firefox may not reconnect to the URL it shows.
+    connects += 1;
+    url.searchParams.set("_", `${Date.now().toString(36)}-${connects}`);
+    return url.href;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    mode = "connecting";
+    img.alt = liveAlt;
+    img.src = freshStreamUrl();
+  }
+
+  // Drops the stream's connection: Chrome closes it only when src changes.
+  function release(nextMode, picture = "") {
+    clearTimeout(retryTimer);
+    mode = nextMode;
+    img.src = picture;
+    showOverlay("");
+  }
+
+  function wentLive() {
+    mode = "live";
+    attempts = 0;
+    liveSince = performance.now();
+    showOverlay("");
+  }
+
+  function lost(reason) {
+    if (mode === "retrying") {
+      showOverlay(`${reason} Reconnecting…`); // the latest news; the retry stays as planned
+      return;
+    }
+    if (mode !== "live" && mode !== "connecting") {
+      return; // paused or hidden: no stream to lose
+    }
+    const backoff = Math.min(RETRY_FIRST_MS * 2 ** attempts, RETRY_MAX_MS);
+    // Jitter, so that many viewers of a restarted server do not arrive at once.
+    const delay = backoff * (0.8 + 0.4 * Math.random());
+    attempts += 1;
+    mode = "retrying";
+    showOverlay(`${reason} Reconnecting…`);
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  function showOverlay(text) {
+    overlay.textContent = text;
+    overlay.hidden = text === "";
+  }
+
+  // `load` fires once, for the first frame of each connection. Chrome fires no
+  // event when an open stream ends: the status poll below notices that.
+  img.addEventListener("load", () => {
+    if (mode === "connecting") {
+      wentLive();
+    }
+  });
+  img.addEventListener("error", () => lost("The stream is unavailable."));
+
+  // The first request started before this script ran: catch up with it.
+  if (img.complete) {
+    if (img.naturalWidth > 0) {
+      wentLive();
+    } else {
+      lost("The stream is unavailable.");
+    }
+  }
+
+  // -- status line and liveness --------------------------------------------
+
+  function field(name, text) {
+    const span = document.createElement("span");
+    span.dataset.field = name;
+    span.textContent = text;
+    return span;
+  }
+
+  function renderStatus(status) {
+    const parts = [field("state", status.state)];
+    if (status.state === "error" && status.last_error) {
+      parts[0].classList.add("state-error");
+      parts[0].title = status.last_error;
+    }
+    parts.push(field("fps", `${status.fps_measured.toFixed(1)} fps`));
+    const [width, height] = status.resolution || [];
+    parts.push(field("resolution", width ? `${width}×${height}` : "no picture yet"));
+    const viewers = status.clients === 1 ? "viewer" : "viewers";
+    parts.push(field("clients", `${status.clients} ${viewers}`));
+    statusLine.replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
+  }
+
+  // True when the answer comes from another server process than the last one:
+  // our stream went with the old process even if the new one answered fast.
+  // performance.now() is monotonic: a Pi setting its clock is not a restart.
+  function serverRestarted(uptime, sentAt, receivedAt) {
+    const earliestStart = sentAt / 1000 - uptime;
+    const latestStart = receivedAt / 1000 - uptime;
+    const restarted =
+      serverStartedBy !== null && earliestStart > serverStartedBy + RESTART_SLACK_S;
+    serverStartedBy =
+      serverStartedBy === null || restarted ? latestStart : Math.min(serverStartedBy, latestStart);
+    return restarted;
+  }
+
+  async function pollStatus() {
+    const sentAt = performance.now();
+    let status;
+    try {
+      const response = await fetch(statusUrl, {
+        cache: "no-store",
+        signal: AbortSignal.timeout(STATUS_TIMEOUT_MS),
+      });
+      if (!response.ok) {
+        throw new Error(`HTTP ${response.status}`);
+      }
+      status = await response.json();
+    } catch {
+      statusLine.replaceChildren(field("state", "server unreachable"));
+      lost("The server does not answer.");
+      return;
+    }
+    const cameraStatus = status.cameras[camera];
+    if (!cameraStatus) {
+      // A server restarted with other cameras: keep trying, the page may be
+      // right again after the next restart.
+      statusLine.replaceChildren(field("state", "no such camera"));
+      lost(`The server has no camera “${camera}” now.`);
+      return;
+    }
+    renderStatus(cameraStatus);
+    if (serverRestarted(status.uptime_s, sentAt, performance.now())) {
+      lost("The server restarted.");
+    } else if (mode === "live" && sentAt > liveSince && cameraStatus.clients === 0) {
+      // Asked after our stream went live, yet the server counts no viewer: it dropped.
+      lost("The stream stopped.");
+    }
+  }
+
+  async function statusLoop(id) {
+    await pollStatus();
+    if (id === statusLoopId) {
+      statusTimer = setTimeout(statusLoop, STATUS_INTERVAL_MS, id);
+    }
+  }
+
+  function stopStatus() {
+    statusLoopId += 1;
+    clearTimeout(statusTimer);
+  }
+
+  function startStatus() {
+    stopStatus();
+    statusLoop(statusLoopId);
+  }
+
+  // -- hidden pages hold no stream ----------------------------------------------
+
+  function pageHidden() {
+    stopStatus();
+    if (mode !== "paused") {
+      release("hidden");
+    }
+  }
+
+  function pageShown() {
+    if (mode === "hidden") {
+      connect();
+    }
+    startStatus();
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      pageHidden();
+    } else {
+      pageShown();
+    }
+  });
+  // Leaving the page, also into the back/forward cache. Without it the stream
+  // stayed open for seconds after leaving (measured in Chrome), and a page
+  // holding a connection is not kept in that cache. Browsers that fire no
+  // visibilitychange on navigation (older Safari) need this one.
+  window.addEventListener("pagehide", pageHidden);
+  // Back from the back/forward cache.
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) {
+      pageShown();
+    }
+  });
+
+  // -- controls -------------------------------------------------------------------
+
+  // The picture on screen as a still image, so that pausing keeps it visible.
+  function stillFrame() {
+    if (!img.naturalWidth) {
+      return "";
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    canvas.getContext("2d").drawImage(img, 0, 0);
+    return canvas.toDataURL("image/jpeg", 0.92);
+  }
+
+  pauseButton.addEventListener("click", () => {
+    if (mode === "paused") {
+      pauseButton.textContent = "Pause";
+      connect();
+    } else {
+      pauseButton.textContent = "Resume";
+      img.alt = `Paused: the last frame from camera ${camera}`;
+      release("paused", stillFrame());
+    }
+  });
+  pauseButton.hidden = false;
+
+  if (document.fullscreenEnabled) {
+    fullscreenButton.addEventListener("click", () => {
+      // The whole page, not just the picture: the controls (this button among
+      // them) stay on screen; the stylesheet hides the header instead.
+      const request = document.fullscreenElement
+        ? document.exitFullscreen()
+        : document.documentElement.requestFullscreen();
+      // Refused (the browser's call): the button simply stays as it is.
+      request.catch(() => {});
+    });
+    document.addEventListener("fullscreenchange", () => {
+      const full = document.fullscreenElement !== null;
+      fullscreenButton.textContent = full ? "Exit full screen" : "Full screen";
+    });
+    fullscreenButton.hidden = false;
+  }
+
+  if (document.visibilityState === "hidden") {
+    pageHidden(); // opened in a background tab
+  } else {
+    startStatus();
+  }
+})();
