@@ -808,7 +808,8 @@ class MultipartParser:
         if not colon or not _TOKEN_BYTES_RE.fullmatch(name):
             self._fail(f"expected a header line 'Name: value', got {line[:40]!r}", 0)
         stripped = raw.strip(b" \t")
-        if raw not in (stripped, b" " + stripped) and name.lower() == b"content-length":
+        # One space or tab after the colon is usual; more, or any after the value, is padding.
+        if stripped not in (raw, raw[1:]) and name.lower() == b"content-length":
             self._deviate("padded-content-length", len(name) + 1)
         lines.append((name.decode("ascii"), stripped.decode("latin-1")))
 

@@ -238,6 +238,11 @@ CANONICAL = HEAD + b"0123456789\r\n--b\r\n\r\nxyz\r\n--b--\r\nepilogue"
         ("extra-crlf-after-payload", CANONICAL.replace(b"0123456789\r\n", b"0123456789\r\n\r\n")),
         ("missing-first-boundary", CANONICAL.removeprefix(b"--b\r\n")),
         ("padded-content-length", CANONICAL.replace(b"Length: 10", b"Length:    10 ")),
+        ("padded-content-length", CANONICAL.replace(b"Length: 10", b"Length:  10")),
+        ("padded-content-length", CANONICAL.replace(b"Length: 10", b"Length:10 ")),
+        ("lf-line-endings", CANONICAL.replace(b"0123456789\r\n", b"0123456789\n")),
+        ("lf-line-endings", CANONICAL.replace(b"--b\r\n\r\nxyz", b"--b\n\r\nxyz")),
+        ("lf-line-endings", b"\n" + CANONICAL),
         ("no-close-delimiter", CANONICAL.removesuffix(b"--\r\nepilogue") + b"\r\n"),
     ],
 )
@@ -250,6 +255,20 @@ def test_each_deviation_is_tolerated_and_reported(name: str, stream: bytes) -> N
     else:
         with pytest.raises(ProtocolError, match=f"strict mode: {DEVIATIONS[name]}"):
             parse(stream, strict=True)
+
+
+def test_lf_before_a_boundary_after_a_part_without_content_length() -> None:
+    stream = CANONICAL.replace(b"xyz\r\n", b"xyz\n")
+    assert parse(stream)[1] == {"lf-line-endings", "no-content-length"}
+    # Strictly, "LF--b" is no delimiter: the part runs on to the end of the stream.
+    with pytest.raises(ProtocolError, match="stream ended inside a part, after 19 bytes"):
+        parse(stream, strict=True)
+
+
+def test_content_length_without_padding() -> None:
+    for value in (b"Content-Length:10", b"Content-Length: 10", b"content-length:\t10"):
+        stream = CANONICAL.replace(b"Content-Length: 10", value)
+        assert parse(stream)[1] == {"no-content-length"}
 
 
 def test_dashes_in_the_header_boundary() -> None:
