@@ -87,6 +87,7 @@ def test_encoder_round_trip(
         assert deviations == {"no-close-delimiter"}
 
 
+@settings(max_examples=200)
 @given(boundary=BOUNDARIES, dialect=dialects(), parts=PARTS, cuts=CUTS)
 def test_every_tolerated_deviation_round_trips(
     boundary: str, dialect: Dialect, parts: list[Part], cuts: list[int]
@@ -124,6 +125,7 @@ def test_strict_mode_rejects_exactly_the_deviations_the_rfc_does_not_allow(
         assert deviations == expected
 
 
+@settings(max_examples=200)
 @given(boundary=BOUNDARIES, dialect=dialects(), parts=PARTS, cuts=CUTS)
 def test_split_invariance(
     boundary: str, dialect: Dialect, parts: list[Part], cuts: list[int]
