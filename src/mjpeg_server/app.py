@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     checked) here, but opened only when the first viewer arrives."""
     settings = settings or Settings()
     encoder = PartEncoder(settings.boundary)
-    placeholder = encoder.encode(_no_signal_jpeg())
+    placeholder = _no_signal_jpeg()
     defaults = CameraDefaults(fps=settings.fps)
     hub_settings = HubSettings(
         idle_timeout=settings.idle_timeout, stall_timeout=settings.stall_timeout
@@ -179,6 +179,10 @@ def stream(name: str | None = None) -> Response:
             hub.clients,
         )
 
+    # Chromium paints a part only when the next part's headers have arrived;
+    # the viewer page asks for them to be sent early (PartEncoder.encode_advance).
+    advance = request.args.get("advance_headers") == "1"
+    opening = hub.encoder.advance_opening if advance else hub.encoder.opening
     sock = request.environ.get("gunicorn.socket")
     if server.settings.send_path == "fanout" and isinstance(sock, socket.socket):
         head = http_head(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"), headers)
@@ -187,15 +191,17 @@ def stream(name: str | None = None) -> Response:
             sock,
             hub=hub,
             subscription=subscription,
-            head=head + hub.encoder.opening,
+            head=head + opening,
             on_close=on_close,
+            advance=advance,
         )
     else:
         body = StreamBody(
             subscription,
-            opening=hub.encoder.opening,
+            opening=opening,
             heartbeat_interval=server.settings.heartbeat_interval,
             on_close=on_close,
+            advance=advance,
         )
     return Response(body, 200, headers)
 

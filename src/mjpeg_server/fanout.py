@@ -73,6 +73,7 @@ class FanOutClient:
         "_buffer",
         "_lagging",
         "_offset",
+        "advance",
         "finished",
         "hub",
         "on_finish",
@@ -84,12 +85,16 @@ class FanOutClient:
     def __init__(
         self,
         sock: socket.socket,
+        *,
         hub: CaptureHub,
         subscription: Subscription,
         head: bytes,
         on_finish: Callable[[FanOutClient], None],
+        advance: bool,
     ) -> None:
         self.sock = sock
+        #: Parts in the advance-headers layout (``PartEncoder.encode_advance``).
+        self.advance = advance
         self.hub = hub
         self.subscription = subscription
         self.on_finish = on_finish
@@ -142,11 +147,20 @@ class FanOut:
         subscription: Subscription,
         head: bytes,
         on_finish: Callable[[FanOutClient], None],
+        *,
+        advance: bool = False,
     ) -> FanOutClient:
         """Hand ``sock`` over: the loop writes ``head``, then ``hub``'s parts, until the
         client leaves or the hub closes. The caller must not touch ``sock`` again
         until ``client.finished`` is set."""
-        client = FanOutClient(sock, hub, subscription, head, on_finish)
+        client = FanOutClient(
+            sock,
+            hub=hub,
+            subscription=subscription,
+            head=head,
+            on_finish=on_finish,
+            advance=advance,
+        )
         with self._lock:
             if self._closed:
                 client.reason = "server stopped"
@@ -246,13 +260,12 @@ class FanOut:
                         self._write(client)
             elif now - entry.active_at >= self.heartbeat_interval:
                 entry.active_at = now
-                beat = hub.heartbeat()
-                if beat is not None:
-                    for client in list(entry.clients):
-                        if client._buffer is None:
-                            client._buffer = memoryview(beat)
-                            client._offset = 0
-                            self._write(client)
+                for client in list(entry.clients):
+                    beat = hub.heartbeat(client.advance)
+                    if beat is not None and client._buffer is None:
+                        client._buffer = memoryview(beat)
+                        client._offset = 0
+                        self._write(client)
 
     def _on_socket_event(self, client: FanOutClient, events: int) -> None:
         if events & _GONE:
@@ -288,7 +301,7 @@ class FanOut:
                     return
                 if part is None:
                     return  # idle until the next part
-                buffer = client._buffer = memoryview(part.data)
+                buffer = client._buffer = memoryview(part.wire(client.advance))
                 client._offset = 0
             try:
                 sent = sock.send(buffer[client._offset :] if client._offset else buffer)

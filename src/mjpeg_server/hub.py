@@ -38,8 +38,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Self
 
@@ -82,7 +83,7 @@ class CameraStalled(CameraError):
     """The camera is open but delivered no frame for ``stall_timeout`` seconds."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Part:
     """One frame as it goes on the wire: the same object for every client."""
 
@@ -94,6 +95,16 @@ class Part:
     seq: int
     #: Publish counter: increases by one per part, whatever the camera's numbering.
     version: int
+    encoder: PartEncoder = field(repr=False, compare=False)
+
+    @cached_property
+    def advance_data(self) -> bytes:
+        """The part in the advance-headers layout (``PartEncoder.encode_advance``),
+        made once, when a client first needs it, and shared like :attr:`data`."""
+        return self.encoder.encode_advance(self.frame.jpeg)
+
+    def wire(self, advance: bool) -> bytes:
+        return self.advance_data if advance else self.data
 
 
 @dataclass(frozen=True)
@@ -205,9 +216,9 @@ class Subscription:
         self._version = part.version
         return part
 
-    def heartbeat(self) -> bytes | None:
+    def heartbeat(self, advance: bool = False) -> bytes | None:
         """Bytes to re-send when the camera has been silent: see :meth:`CaptureHub.heartbeat`."""
-        return self._hub.heartbeat()
+        return self._hub.heartbeat(advance)
 
     @property
     def closed(self) -> bool:
@@ -248,9 +259,13 @@ class CaptureHub:
         self.encoder = encoder
         self.name = name
         self.settings = settings or HubSettings()
-        #: A ready-made part (e.g. a "no signal" card) sent as heartbeat while the
-        #: camera is failing and there is no frame to repeat.
-        self.placeholder = placeholder
+        # A JPEG (a "no signal" card) sent as heartbeat while the camera is
+        # failing and there is no frame to repeat; framed once for each layout.
+        self._placeholder = (
+            None
+            if placeholder is None
+            else (encoder.encode(placeholder), encoder.encode_advance(placeholder))
+        )
         self.clock = clock
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -325,7 +340,7 @@ class CaptureHub:
         """The newest part, or ``None`` while the camera is idle or has not delivered yet."""
         return self._latest
 
-    def heartbeat(self) -> bytes | None:
+    def heartbeat(self, advance: bool = False) -> bytes | None:
         """What to re-send when a client has had no new part for a while.
 
         The newest part if there is one, so that browsers repaint and a write
@@ -335,9 +350,9 @@ class CaptureHub:
         """
         part = self._latest
         if part is not None:
-            return part.data
-        if self._state is HubState.ERROR:
-            return self.placeholder
+            return part.wire(advance)
+        if self._state is HubState.ERROR and self._placeholder is not None:
+            return self._placeholder[advance]
         return None
 
     def snapshot(self, timeout: float) -> Part | None:
@@ -440,7 +455,9 @@ class CaptureHub:
         size = jpeg_size(frame.jpeg)
         with self._lock:
             self._version += 1
-            self._latest = Part(frame=frame, data=data, seq=seq, version=self._version)
+            self._latest = Part(
+                frame=frame, data=data, seq=seq, version=self._version, encoder=self.encoder
+            )
             self._last_seq = seq
             self._frames_captured += 1
             self._frame_times.append(now)

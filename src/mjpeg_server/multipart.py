@@ -179,7 +179,15 @@ class PartEncoder:
     camera frame and its result is shared by every client.
     """
 
-    __slots__ = ("_delimiter", "boundary", "content_type", "opening", "part_content_type")
+    __slots__ = (
+        "_advance_tail",
+        "_delimiter",
+        "advance_opening",
+        "boundary",
+        "content_type",
+        "opening",
+        "part_content_type",
+    )
 
     def __init__(self, boundary: str, part_content_type: str = "image/jpeg") -> None:
         self.boundary = validate_boundary(boundary)
@@ -190,6 +198,12 @@ class PartEncoder:
         self.opening = b"--" + boundary.encode("ascii") + b"\r\n"
         # CRLF belongs to the delimiter (RFC 2046), not to the payload.
         self._delimiter = b"\r\n" + self.opening
+        # The "advance headers" layout (see encode_advance): the next part's
+        # headers go out with the delimiter, before its payload exists.
+        next_head = _header_line("Content-Type", part_content_type) + b"\r\n"
+        #: The first bytes of an advance-headers body: delimiter and first headers.
+        self.advance_opening = self.opening + next_head
+        self._advance_tail = self._delimiter + next_head
 
     def encode(self, payload: bytes, headers: Iterable[tuple[str, str]] = ()) -> bytes:
         """One part: its headers, ``payload`` and the delimiter that ends it.
@@ -208,6 +222,19 @@ class PartEncoder:
         head.append(payload)
         head.append(self._delimiter)
         return b"".join(head)
+
+    def encode_advance(self, payload: bytes) -> bytes:
+        """``payload`` and the delimiter, then the *next* part's headers.
+
+        Chromium paints a part only once the next part's header block has
+        ended (crbug 527446), so with :meth:`encode` every frame shows one frame
+        late. A stream opened with :attr:`advance_opening` and made of these
+        parts is painted at once — µStreamer's ``advance_headers``. The price:
+        the headers leave before their payload exists, so they carry only
+        ``Content-Type``: no ``Content-Length`` (parsers find the end by the
+        delimiter), no ``X-Timestamp`` or ``X-Frame-Seq``.
+        """
+        return payload + self._advance_tail
 
 
 # --------------------------------------------------------------------- parser

@@ -71,9 +71,12 @@ class StreamBody:
         opening: bytes,
         heartbeat_interval: float,
         on_close: Callable[[Subscription, float, str], None],
+        advance: bool = False,
     ) -> None:
         self.subscription = subscription
         self.heartbeat_interval = heartbeat_interval
+        #: Write parts in the advance-headers layout (``PartEncoder.encode_advance``).
+        self.advance = advance
         self.started_at = time.monotonic()
         self._opening: bytes | None = opening
         self._on_close: Callable[[Subscription, float, str], None] | None = on_close
@@ -93,8 +96,8 @@ class StreamBody:
                 self._reason = "server stopped"
                 raise StopIteration from None
             if part is not None:
-                return part.data
-            beat = self.subscription.heartbeat()
+                return part.wire(self.advance)
+            beat = self.subscription.heartbeat(self.advance)
             if beat is not None:
                 return beat
 
@@ -135,8 +138,10 @@ class HandedOffStream:
         subscription: Subscription,
         head: bytes,
         on_close: Callable[[Subscription, float, str], None],
+        advance: bool = False,
     ) -> None:
         self._fanout = fanout
+        self._advance = advance
         self._sock = sock
         self._hub = hub
         self.subscription = subscription
@@ -151,7 +156,12 @@ class HandedOffStream:
     def __next__(self) -> bytes:
         if self._client is None:
             self._client = self._fanout.add(
-                self._sock, self._hub, self.subscription, self._head, self._finished
+                self._sock,
+                self._hub,
+                self.subscription,
+                self._head,
+                self._finished,
+                advance=self._advance,
             )
         self._client.finished.wait()
         raise StopIteration

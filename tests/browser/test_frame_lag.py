@@ -7,8 +7,9 @@ the newest frame: 0 of 79 samples newest, 74 one behind. A raw test server
 sending µStreamer's ``advance_headers`` layout (the next part's
 ``Content-Type`` and blank line right after each frame, no ``Content-Length``)
 made it 55 of 57 newest. The viewer page asks for that layout with
-``?advance_headers=1`` on Blink browsers; this test checks that the page then
-shows the newest frame.
+``?advance_headers=1`` on Blink browsers and the server sends it
+(``PartEncoder.encode_advance``); this test checks that the page then shows
+the newest frame.
 """
 
 from __future__ import annotations
@@ -50,10 +51,6 @@ def newest_frame(server: ServerProcess) -> tuple[int, float, int | None]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server does not send advance headers yet (?advance_headers=1, issue 6 §3)",
-)
 def test_page_shows_the_newest_frame(
     slow_camera: ServerProcess, viewer: ViewerPage, artifacts: Path
 ) -> None:

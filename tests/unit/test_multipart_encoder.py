@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from mjpeg_server.multipart import PartEncoder, content_type, validate_boundary
+from mjpeg_server.multipart import (
+    NEED_DATA,
+    MultipartParser,
+    PartData,
+    PartEncoder,
+    PartEnd,
+    PartStart,
+    content_type,
+    validate_boundary,
+)
 
 
 @pytest.mark.parametrize("boundary", ["b", "frame", "a" * 70, "with space.x", "'()+_,-./:=?"])
@@ -31,6 +40,33 @@ def test_part_layout() -> None:
         b"Content-Type: image/jpeg\r\nContent-Length: 4\r\nX-Timestamp: 1.5\r\n\r\n"
         b"JPEG\r\n--frame\r\n"
     )
+
+
+def test_advance_headers_layout_round_trips() -> None:
+    encoder = PartEncoder("frame")
+    assert encoder.advance_opening == b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"
+    assert encoder.encode_advance(b"JPEG") == (
+        b"JPEG\r\n--frame\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    # A payload that contains the delimiter cannot be framed without a length;
+    # real JPEGs do not, and the parser finds each end by the delimiter.
+    payloads = [b"\xff\xd8one\xff\xd9", b"\xff\xd8two\r\n--fram\xff\xd9", b""]
+    stream = encoder.advance_opening + b"".join(encoder.encode_advance(p) for p in payloads)
+    parser = MultipartParser("frame")
+    parser.feed(stream)
+    received: list[bytes] = []
+    ended = 0
+    while (event := parser.next_event()) is not NEED_DATA:
+        if isinstance(event, PartStart):
+            assert event.headers.content_length is None
+            received.append(b"")
+        elif isinstance(event, PartData):
+            received[-1] += event.data
+        elif isinstance(event, PartEnd):
+            ended += 1
+    assert received[:ended] == payloads
+    # What follows is the headers sent ahead for the next frame, still to come.
+    assert (len(received), received[-1]) == (len(payloads) + 1, b"")
 
 
 @pytest.mark.parametrize(

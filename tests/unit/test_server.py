@@ -207,3 +207,28 @@ def test_dev_server_streams_too() -> None:
             assert first_bytes(response).startswith(b"--mjpegframe\r\n")
             assert clients(server) == 1
         wait_until(lambda: clients(server) == 0, LIVENESS)
+
+
+@pytest.mark.parametrize("send_path", ["fanout", "wsgi"])
+def test_advance_headers_layout_for_chromium(send_path: str) -> None:
+    """?advance_headers=1: each frame is followed by the next part's headers, so
+    Chromium paints it at once (crbug 527446); those headers cannot carry a length."""
+    with ServerProcess("--send-path", send_path, "--camera", "emulated?fps=30") as server:
+        url = server.url("/stream.mjpg?advance_headers=1")
+        with requests.get(url, stream=True, timeout=LIVENESS) as response:
+            opening = b"--mjpegframe\r\nContent-Type: image/jpeg\r\n\r\n"
+            body = response.raw.read(len(opening))
+            assert body == opening
+            while body.count(b"\r\n--mjpegframe\r\nContent-Type: image/jpeg\r\n\r\n") < 3:
+                chunk = response.raw.read(4096)
+                assert chunk
+                body += chunk
+        assert b"Content-Length" not in body
+        frames = []
+        for frame in iter_frames(url, timeout=LIVENESS):
+            frames.append(frame)
+            if len(frames) == 5:
+                break
+        for frame in frames:
+            assert frame.jpeg in FRAMES  # framed by the delimiter alone
+            assert frame.headers.content_length is None
