@@ -322,6 +322,7 @@ def test_json_output(streamer: Http10Streamer, capsys: pytest.CaptureFixture[str
         "fps",
         "frames",
         "age_intervals",
+        "client_buffer_intervals",
     }
 
 
