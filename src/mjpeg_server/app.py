@@ -13,16 +13,20 @@ URLs (``<name>`` is a configured camera; the first one is also the default)::
     /cameras/<name>/stream.mjpg
     /snapshot.jpg                   the default camera's latest frame
     /cameras/<name>/snapshot.jpg
-    /status                         JSON: server and every camera
+    /status                         JSON: server and every camera; with
+                                    ?viewer=TOKEN also whether the stream opened
+                                    with ?_=TOKEN is still connected
     /healthz                        "ok" while the process serves
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -51,6 +55,8 @@ NO_CACHE = {
     "Expires": "0",
     "X-Accel-Buffering": "no",
 }
+#: Longest stream token (``?_=``) remembered for ``/status?viewer=``.
+MAX_TOKEN_LENGTH = 64
 RETRY_AFTER_BUSY = "5"
 RETRY_AFTER_NO_FRAME = "2"
 
@@ -66,6 +72,21 @@ class ServerState:
     started_at: float = field(default_factory=time.monotonic)
     _fanout: FanOut | None = None
     _fanout_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The ``_`` query values of the open streams: a page asks ``/status?viewer=``
+    #: with its own to learn whether its stream still runs (Chrome fires no event
+    #: when an <img> stream breaks, and other viewers keep the count above 0).
+    _viewer_tokens: Counter[str] = field(default_factory=Counter)
+    _tokens_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def track_viewer(self, token: str, delta: int) -> None:
+        with self._tokens_lock:
+            self._viewer_tokens[token] += delta
+            if self._viewer_tokens[token] <= 0:
+                del self._viewer_tokens[token]
+
+    def viewer_connected(self, token: str) -> bool:
+        with self._tokens_lock:
+            return token in self._viewer_tokens
 
     def fanout(self) -> FanOut:
         with self._fanout_lock:
@@ -140,7 +161,12 @@ def viewer(name: str | None = None) -> str:
     server = state()
     hub = server.hub(name)
     return render_template(
-        "index.html", camera=hub.name, cameras=list(server.hubs), version=__version__
+        "index.html",
+        camera=hub.name,
+        cameras=list(server.hubs),
+        version=__version__,
+        # Names this page's first stream for /status?viewer= (and busts caches).
+        stream_token=secrets.token_urlsafe(8),
     )
 
 
@@ -164,10 +190,13 @@ def stream(name: str | None = None) -> Response:
         server.slots.release()
         return _unavailable("The server is shutting down.", RETRY_AFTER_BUSY)
     client = _client_address()
+    token = request.args.get("_", "")[:MAX_TOKEN_LENGTH]
+    server.track_viewer(token, +1)
     log.info("client %s connected to camera %r (%d viewers)", client, hub.name, hub.clients)
 
     def on_close(subscription: Subscription, seconds: float, reason: str) -> None:
         server.slots.release()
+        server.track_viewer(token, -1)
         log.info(
             "client %s left camera %r (%s) after %.1f s, %d frames sent, %d skipped (%d viewers)",
             client,
@@ -249,6 +278,10 @@ def status() -> Response:
                 "snapshot": f"/cameras/{name}/snapshot.jpg",
             }
         }
+    extra: dict[str, Any] = {}
+    viewer = request.args.get("viewer")
+    if viewer:
+        extra["viewer_connected"] = server.viewer_connected(viewer[:MAX_TOKEN_LENGTH])
     response = jsonify(
         version=__version__,
         uptime_s=round(time.monotonic() - server.started_at, 3),
@@ -256,6 +289,7 @@ def status() -> Response:
         max_clients=server.slots.limit,
         default_camera=server.settings.default_camera,
         cameras=cameras,
+        **extra,
     )
     response.headers.update(NO_CACHE)
     return response

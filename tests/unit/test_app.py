@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -196,3 +197,25 @@ def test_stream_ends_when_the_server_closes(client: FlaskClient, app: Flask) -> 
 def test_camera_config_rejects_bad_names() -> None:
     with pytest.raises(ConfigError, match="invalid camera name"):
         CameraConfig("no spaces", CameraSpec.parse("emulated"))
+
+
+def test_status_says_whether_a_pages_own_stream_is_open(client: FlaskClient) -> None:
+    assert "viewer_connected" not in client.get("/status").get_json()
+    response = client.get("/stream.mjpg?_=page-1")
+    try:
+        read_stream(response, 1)
+        assert client.get("/status?viewer=page-1").get_json()["viewer_connected"] is True
+        assert client.get("/status?viewer=page-2").get_json()["viewer_connected"] is False
+    finally:
+        response.close()
+    assert client.get("/status?viewer=page-1").get_json()["viewer_connected"] is False
+
+
+def test_viewer_page_names_its_stream(client: FlaskClient) -> None:
+    first = client.get("/").get_data(as_text=True)
+    second = client.get("/").get_data(as_text=True)
+    token = re.compile(r"stream\.mjpg\?_=([\w-]+)")
+    first_token, second_token = token.search(first), token.search(second)
+    assert first_token is not None
+    assert second_token is not None
+    assert first_token[1] != second_token[1]

@@ -34,6 +34,8 @@
   let mode = "connecting";
   let attempts = 0; // failures since the stream was last live
   let connects = 0;
+  // This page's stream as the server knows it (the "_" query), for /status?viewer=.
+  let streamToken = streamUrl.searchParams.get("_") ?? "";
   let liveSince = 0; // performance.now() when the stream last went live
   let retryTimer = 0;
   let statusTimer = 0;
@@ -48,7 +50,8 @@
     const url = new URL(streamUrl);
     // A new URL for every connection: Firefox may not reconnect to the URL it shows.
     connects += 1;
-    url.searchParams.set("_", `${Date.now().toString(36)}-${connects}`);
+    streamToken = `${Date.now().toString(36)}-${connects}`;
+    url.searchParams.set("_", streamToken);
     return url.href;
   }
 
@@ -154,7 +157,10 @@
     const sentAt = performance.now();
     let status;
     try {
-      const response = await fetch(statusUrl, {
+      // ?viewer= asks whether this page's own stream is still open on the server.
+      const url = new URL(statusUrl, location.href);
+      url.searchParams.set("viewer", streamToken);
+      const response = await fetch(url, {
         cache: "no-store",
         signal: AbortSignal.timeout(STATUS_TIMEOUT_MS),
       });
@@ -178,8 +184,9 @@
     renderStatus(cameraStatus);
     if (serverRestarted(status.uptime_s, sentAt, performance.now())) {
       lost("The server restarted.");
-    } else if (mode === "live" && sentAt > liveSince && cameraStatus.clients === 0) {
-      // Asked after our stream went live, yet the server counts no viewer: it dropped.
+    } else if (mode === "live" && sentAt > liveSince && status.viewer_connected === false) {
+      // Asked after our stream went live, yet the server has no such stream: it
+      // dropped (Chrome fires no event for that, and other viewers may be watching).
       lost("The stream stopped.");
     }
   }
