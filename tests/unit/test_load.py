@@ -101,6 +101,19 @@ def test_close_delimited_http10_stream_without_seq() -> None:
     assert result.error == "the server ended the stream"
 
 
+def test_content_length_body_ends_with_its_length() -> None:
+    """A finite multipart body (Content-Length) ends there, whatever follows."""
+    body = ENCODER.opening + b"".join(frame_parts(ENCODER, (0, 1)))
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: %s\r\n\r\n" % (
+        len(body),
+        ENCODER.content_type.encode(),
+    )
+    rec = recorder()
+    rec.receive(head + body + b"trailing junk", 1.0, 1_700_000_002.0)
+    assert rec.result.frames == 2
+    assert rec.result.error == "the server ended the stream"
+
+
 def test_the_mjpg_streamer_capture() -> None:
     if not SAMPLE.exists():
         pytest.skip(f"the mjpg-streamer capture is not here: {SAMPLE}")
@@ -193,7 +206,7 @@ class Http10Streamer:
 
     def __init__(self) -> None:
         self.encoder = PartEncoder("boundarydonotcross")
-        self.paths: list[str] = []
+        self.requests: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._accept, daemon=True)]
@@ -214,7 +227,7 @@ class Http10Streamer:
     def _stream(self, connection: socket.socket) -> None:
         with connection:
             request = connection.recv(4096)
-            self.paths.append(request.split(b" ")[1].decode())
+            self.requests.append(request)
             head = f"HTTP/1.0 200 OK\r\nContent-Type: {MJPG_STREAMER_TYPE}\r\n\r\n".encode()
             try:
                 connection.sendall(head + self.encoder.opening)
@@ -256,7 +269,15 @@ def test_reads_an_http10_server(streamer: Http10Streamer, processes: int) -> Non
     report = run_load(LoadConfig(streamer.url(), clients=4, seconds=1.0, processes=processes))
     assert_all_read(report.clients, 4)
     assert sum(c.dropped for c in report.clients) == 0  # no X-Frame-Seq: nothing to count
-    assert "/?action=stream" in streamer.paths
+    assert all(r.startswith(b"GET /?action=stream HTTP/1.1\r\n") for r in streamer.requests)
+
+
+def test_credentials_in_the_url_are_sent(streamer: Http10Streamer) -> None:
+    """mjpg-streamer's -c user:pass: the URL's user and password as Basic auth."""
+    url = streamer.url().replace("http://", "http://cam%40home:s3cret@")
+    first = len(streamer.requests)
+    assert run_load(LoadConfig(url, seconds=0.5)).errors == {}
+    assert b"\r\nAuthorization: Basic Y2FtQGhvbWU6czNjcmV0\r\n" in streamer.requests[first]
 
 
 @pytest.mark.slow
