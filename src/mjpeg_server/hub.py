@@ -96,6 +96,8 @@ class Part:
     #: Publish counter: increases by one per part, whatever the camera's numbering.
     version: int
     encoder: PartEncoder = field(repr=False, compare=False)
+    #: When the hub published it, on the hub's clock (``CaptureHub.clock``).
+    published_at: float = 0.0
 
     @cached_property
     def advance_data(self) -> bytes:
@@ -456,7 +458,12 @@ class CaptureHub:
         with self._lock:
             self._version += 1
             self._latest = Part(
-                frame=frame, data=data, seq=seq, version=self._version, encoder=self.encoder
+                frame=frame,
+                data=data,
+                seq=seq,
+                version=self._version,
+                encoder=self.encoder,
+                published_at=now,
             )
             self._last_seq = seq
             self._frames_captured += 1
