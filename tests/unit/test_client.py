@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -30,8 +29,9 @@ from mjpeg_server.client import (
 )
 from mjpeg_server.jpeg import is_complete_jpeg
 from mjpeg_server.multipart import Headers, PartEncoder, ProtocolError
+from support.fixtures import MJPG_STREAMER_CAPTURE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "mjpg-streamer.raw"
+SAMPLE = MJPG_STREAMER_CAPTURE
 ENCODER = PartEncoder(BOUNDARY)
 
 
@@ -75,8 +75,6 @@ def test_reads_http10_close_delimited_stream() -> None:
 
 
 def test_reads_the_mjpg_streamer_capture_over_a_socket() -> None:
-    if not SAMPLE.exists():
-        pytest.skip(f"the mjpg-streamer capture is not here: {SAMPLE}")
     with RawServer(lambda _: SAMPLE.read_bytes()) as raw:
         frames = list(iter_frames(raw.url("/?action=stream")))
     assert len(frames) == 11

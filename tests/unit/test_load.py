@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pytest
 from codec_servers import RawServer, closed_port, frame_parts, jpeg
@@ -30,9 +29,10 @@ from mjpeg_server.load import (
     run_load,
 )
 from mjpeg_server.multipart import PartEncoder
+from support.fixtures import MJPG_STREAMER_CAPTURE
 from support.server import ServerProcess
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "mjpg-streamer.raw"
+SAMPLE = MJPG_STREAMER_CAPTURE
 ENCODER = PartEncoder("mjpegframe")
 CHUNKED_HEAD = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
@@ -115,8 +115,6 @@ def test_content_length_body_ends_with_its_length() -> None:
 
 
 def test_the_mjpg_streamer_capture() -> None:
-    if not SAMPLE.exists():
-        pytest.skip(f"the mjpg-streamer capture is not here: {SAMPLE}")
     rec = recorder()
     feed(rec, SAMPLE.read_bytes(), 1.0, 1_795_463_182.0, 1500)
     assert rec.result.frames == 11

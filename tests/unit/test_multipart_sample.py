@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from codec_streams import bytewise, feed_all, merge_data, parts_of, split
 
 from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
 from mjpeg_server.multipart import MultipartParser
+from support.fixtures import MJPG_STREAMER_CAPTURE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "mjpg-streamer.raw"
+SAMPLE = MJPG_STREAMER_CAPTURE
 
 
 @pytest.fixture(scope="module")
 def response() -> tuple[str, bytes]:
     """(Content-Type, body) of the captured response."""
-    if not SAMPLE.exists():
-        pytest.skip(f"the mjpg-streamer capture is not here: {SAMPLE}")
     raw = SAMPLE.read_bytes()
     head, _, body = raw.partition(b"\r\n\r\n")
     match = re.search(rb"(?im)^content-type:\s*(.+?)\r?$", head)
