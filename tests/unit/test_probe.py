@@ -17,6 +17,8 @@ import mjpeg_server
 from mjpeg_server import probe
 from mjpeg_server.client import ReceivedFrame
 from mjpeg_server.multipart import Headers, PartEncoder
+from support.fixtures import MJPG_STREAMER_CAPTURE
+from support.server import ServerProcess, run_cli
 
 ENCODER = PartEncoder(BOUNDARY)
 
@@ -155,3 +157,25 @@ def test_runs_as_a_module() -> None:
     assert result.returncode == 1
     assert "mjpeg-server probe: error: cannot connect to" in result.stderr
     assert "Connection refused" in result.stderr
+
+
+def test_mjpeg_server_probe_reads_our_real_server() -> None:
+    """The subcommand as users run it, against the real server process."""
+    with ServerProcess("--camera", "emulated?fps=30") as server:
+        result = run_cli(["probe", server.url("/stream.mjpg"), "--seconds", "2", "--json"])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["error"] is None
+    assert report["frames"] >= 10
+    assert report["sequence"] == {"gaps": 0, "missing": 0}
+    # Our streams end on a connection close without a close delimiter; nothing else.
+    assert set(report["deviations"]) <= {"no-close-delimiter"}
+
+
+def test_probe_reads_the_mjpg_streamer_capture(capsys: pytest.CaptureFixture[str]) -> None:
+    with RawServer(lambda _: MJPG_STREAMER_CAPTURE.read_bytes()) as raw:
+        assert run(raw.url("/?action=stream"), "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["error"] is None
+    assert report["frames"] == 11
+    assert report["boundary"] == "boundarydonotcross"
