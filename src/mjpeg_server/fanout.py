@@ -206,10 +206,6 @@ class FanOut:
             if self._wake_fd >= 0:
                 os.eventfd_write(self._wake_fd, 1)
 
-    @property
-    def clients(self) -> int:
-        return len(self._by_fd) + len(self._incoming)
-
     # -- the loop's thread -------------------------------------------------------
 
     def _run(self) -> None:

@@ -185,23 +185,18 @@ class Subscription:
         deadline = None if timeout is None else hub.clock() + timeout
         with hub._cond:
             while True:
-                if self._closed or hub._closed:
-                    raise HubClosed(hub.name)
-                part = hub._latest
-                if part is not None and part.version > self._version:
-                    return self._take(part)
+                # Checked after every wake-up, the last one included: a part may
+                # have come with the timeout.
+                part = self.poll()
+                if part is not None:
+                    return part
                 if deadline is None:
                     hub._cond.wait()
                     continue
                 remaining = deadline - hub.clock()
-                if remaining <= 0 or not hub._cond.wait(remaining):
-                    # One last look: a part may have come with the timeout.
-                    part = hub._latest
-                    if part is not None and part.version > self._version:
-                        return self._take(part)
-                    if self._closed or hub._closed:
-                        raise HubClosed(hub.name)
+                if remaining <= 0:
                     return None
+                hub._cond.wait(remaining)
 
     def poll(self) -> Part | None:
         """The newest part if it is newer than the last one taken, without blocking."""
@@ -221,10 +216,6 @@ class Subscription:
     def heartbeat(self, advance: bool = False) -> bytes | None:
         """Bytes to re-send when the camera has been silent: see :meth:`CaptureHub.heartbeat`."""
         return self._hub.heartbeat(advance)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed or self._hub._closed
 
     def close(self) -> None:
         """Leave the hub. Idempotent."""
