@@ -18,18 +18,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
-from .app import create_app
 from .cameras import CameraError, SpecError
 from .config import ConfigError, Settings, parse_camera_arg
-from .serving import bind_listener, serve
+from .server.app import create_app
+from .server.serving import bind_listener, serve
 
 __all__ = ["main"]
 
 ENV_PREFIX = "MJPEG_SERVER_"
 #: Subcommand → module with ``add_arguments(parser)`` and ``run(args) -> int``.
 SUBCOMMANDS = {
-    "probe": "mjpeg_server.probe",
-    "bench": "mjpeg_server.load",
+    "probe": "mjpeg_server.client.probe",
+    "bench": "mjpeg_server.client.bench",
 }
 
 

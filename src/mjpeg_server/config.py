@@ -76,7 +76,7 @@ class Settings:
     #: "gunicorn" (production) or "dev" (Werkzeug's development server).
     server: str = "gunicorn"
     #: How gunicorn streams are written: "fanout" (one thread writes every stream
-    #: socket, see fanout.py) or "wsgi" (each stream's own thread, through the WSGI
+    #: socket, see server/fanout.py) or "wsgi" (each stream's own thread, through the WSGI
     #: server; slower, kept for comparison and as a fallback).
     send_path: str = "fanout"
 

@@ -45,8 +45,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from .cameras import Camera, CameraError, Frame
-from .jpeg import jpeg_size
-from .multipart import PartEncoder
+from .wire.jpeg import jpeg_size
+from .wire.multipart import Layout, PartEncoder
 
 __all__ = [
     "CaptureHub",
@@ -105,8 +105,9 @@ class Part:
         made once, when a client first needs it, and shared like :attr:`data`."""
         return self.encoder.encode_advance(self.frame.jpeg)
 
-    def wire(self, advance: bool) -> bytes:
-        return self.advance_data if advance else self.data
+    def wire(self, layout: Layout) -> bytes:
+        """The part's bytes in ``layout``."""
+        return self.advance_data if layout is Layout.ADVANCE_HEADERS else self.data
 
 
 @dataclass(frozen=True)
@@ -213,9 +214,9 @@ class Subscription:
         self._version = part.version
         return part
 
-    def heartbeat(self, advance: bool = False) -> bytes | None:
+    def heartbeat(self, layout: Layout = Layout.STANDARD) -> bytes | None:
         """Bytes to re-send when the camera has been silent: see :meth:`CaptureHub.heartbeat`."""
-        return self._hub.heartbeat(advance)
+        return self._hub.heartbeat(layout)
 
     def close(self) -> None:
         """Leave the hub. Idempotent."""
@@ -257,7 +258,10 @@ class CaptureHub:
         self._placeholder = (
             None
             if placeholder is None
-            else (encoder.encode(placeholder), encoder.encode_advance(placeholder))
+            else {
+                Layout.STANDARD: encoder.encode(placeholder),
+                Layout.ADVANCE_HEADERS: encoder.encode_advance(placeholder),
+            }
         )
         self.clock = clock
         self._lock = threading.Lock()
@@ -333,7 +337,7 @@ class CaptureHub:
         """The newest part, or ``None`` while the camera is idle or has not delivered yet."""
         return self._latest
 
-    def heartbeat(self, advance: bool = False) -> bytes | None:
+    def heartbeat(self, layout: Layout = Layout.STANDARD) -> bytes | None:
         """What to re-send when a client has had no new part for a while.
 
         The newest part if there is one, so that browsers repaint and a write
@@ -343,9 +347,9 @@ class CaptureHub:
         """
         part = self._latest
         if part is not None:
-            return part.wire(advance)
+            return part.wire(layout)
         if self._state is HubState.ERROR and self._placeholder is not None:
-            return self._placeholder[advance]
+            return self._placeholder[layout]
         return None
 
     def snapshot(self, timeout: float) -> Part | None:

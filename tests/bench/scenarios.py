@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mjpeg_server.load import join_times
+from mjpeg_server.client.bench import join_times
 from support.server import ServerProcess, child_pids
 from support.waiting import wait_until
 

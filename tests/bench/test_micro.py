@@ -21,7 +21,7 @@ from bench.scenarios import make_frames
 from mjpeg_server.cameras import Frame
 from mjpeg_server.cameras.emulated import EmulatedCamera
 from mjpeg_server.hub import CaptureHub, HubClosed, HubSettings
-from mjpeg_server.multipart import PartEncoder
+from mjpeg_server.wire.multipart import PartEncoder
 
 ENCODER = PartEncoder("mjpegframe")
 HEADERS = (("X-Timestamp", "1795463181.465235"), ("X-Frame-Seq", "123456"))

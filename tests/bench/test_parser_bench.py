@@ -20,8 +20,8 @@ import pytest
 from aiohttp.base_protocol import BaseProtocol
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from mjpeg_server.jpeg import EOI, SOI
-from mjpeg_server.multipart import NEED_DATA, MultipartParser, PartEncoder, PartEnd, StreamEnd
+from mjpeg_server.wire.jpeg import EOI, SOI
+from mjpeg_server.wire.multipart import NEED_DATA, MultipartParser, PartEncoder, PartEnd, StreamEnd
 
 BOUNDARY = "mjpegframe"  # the server's default
 PARTS = 100

@@ -309,7 +309,7 @@ def test_notices_a_restart_between_two_status_polls(tabs: Tabs) -> None:
     polls, which other viewers reached first, answers the next poll and counts
     viewers: only its younger uptime tells the page that its stream is gone."""
     viewer = tabs.new()
-    script = (Path(mjpeg_server.__file__).parent / "static" / "viewer.js").read_text()
+    script = (Path(mjpeg_server.__file__).parent / "server" / "static" / "viewer.js").read_text()
     poll_line = next(
         number
         for number, line in enumerate(script.splitlines())

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mjpeg_server.client import iter_frames
+from mjpeg_server.client.stream import iter_frames
 from support.server import ServerProcess
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import requests
 from hil_tools import HilCamera, Received, StreamFigures, capture_stream, skipped_for_clients
 
-from mjpeg_server.client import iter_frames
-from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.client.stream import iter_frames
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
 from support.waiting import wait_until
 
 

@@ -19,7 +19,7 @@ from hil_tools import (
     reset,
 )
 
-from mjpeg_server.client import iter_frames
+from mjpeg_server.client.stream import iter_frames
 from support.server import ServerProcess, fd_count, thread_count
 from support.waiting import wait_until
 

@@ -8,8 +8,8 @@ import pytest
 from hil_tools import HilCamera
 
 from mjpeg_server.cameras import CameraSpec
-from mjpeg_server.client import iter_frames
-from mjpeg_server.jpeg import jpeg_size
+from mjpeg_server.client.stream import iter_frames
+from mjpeg_server.wire.jpeg import jpeg_size
 
 
 @pytest.fixture

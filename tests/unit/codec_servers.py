@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import make_server
 
-from mjpeg_server.multipart import PartEncoder
+from mjpeg_server.wire.multipart import PartEncoder
 
 BOUNDARY = "mjpegframe"
 #: Not a real image, but SOI ... EOI: a complete JPEG as far as the kit checks.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from mjpeg_server.multipart import (
+from mjpeg_server.wire.multipart import (
     NEED_DATA,
     Event,
     Headers,

@@ -10,11 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from mjpeg_server.app import ServerState, create_app
 from mjpeg_server.cameras import CameraSpec
 from mjpeg_server.config import CameraConfig, ConfigError, Settings, parse_camera_arg
 from mjpeg_server.hub import HubState
-from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.server.app import ServerState, create_app, layout_for_user_agent
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.wire.multipart import Layout
 
 
 def make_app(*cameras: str, **settings: object) -> Flask:
@@ -22,16 +23,11 @@ def make_app(*cameras: str, **settings: object) -> Flask:
     return create_app(Settings(cameras=configs, **settings))  # type: ignore[arg-type]
 
 
-def server_state(app: Flask) -> ServerState:
-    state: ServerState = app.extensions["mjpeg_server"]
-    return state
-
-
 @pytest.fixture
 def app() -> Iterator[Flask]:
     app = make_app("emulated?fps=50", idle_timeout=0.2)
     yield app
-    server_state(app).close()
+    ServerState.of(app).close()
 
 
 @pytest.fixture
@@ -57,12 +53,12 @@ def test_stream_headers_and_first_parts(client: FlaskClient, app: Flask) -> None
         assert body.count(b"X-Frame-Seq: ") == 2
         assert body.count(b"X-Timestamp: ") == 2
         assert body.endswith(b"\r\n--mjpegframe\r\n")
-        assert server_state(app).hubs["default"].clients == 1
+        assert ServerState.of(app).hubs["default"].clients == 1
     finally:
         response.close()
     # Closing the response leaves the hub at once.
-    assert server_state(app).hubs["default"].clients == 0
-    assert server_state(app).slots.active == 0
+    assert ServerState.of(app).hubs["default"].clients == 0
+    assert ServerState.of(app).slots.active == 0
 
 
 def test_closing_a_stream_that_never_started_still_releases_everything(
@@ -72,8 +68,8 @@ def test_closing_a_stream_that_never_started_still_releases_everything(
     # calls close() on a body it never iterated.
     response = client.get("/video_feed")
     response.close()
-    assert server_state(app).hubs["default"].clients == 0
-    assert server_state(app).slots.active == 0
+    assert ServerState.of(app).hubs["default"].clients == 0
+    assert ServerState.of(app).slots.active == 0
 
 
 def test_video_feed_is_the_default_stream(client: FlaskClient) -> None:
@@ -103,7 +99,7 @@ def test_snapshot_without_a_frame_is_503_with_retry_after() -> None:
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "2"
     finally:
-        server_state(app).close()
+        ServerState.of(app).close()
 
 
 def test_max_clients_refuses_the_next_stream_but_not_other_pages() -> None:
@@ -123,7 +119,7 @@ def test_max_clients_refuses_the_next_stream_but_not_other_pages() -> None:
         again.close()
         streams[1].close()
     finally:
-        server_state(app).close()
+        ServerState.of(app).close()
 
 
 def test_status_reports_server_and_cameras(client: FlaskClient) -> None:
@@ -166,7 +162,7 @@ def test_several_cameras_each_under_their_name() -> None:
         assert client.get("/cameras/nope/stream.mjpg").status_code == 404
         assert client.get("/cameras/nope/").status_code == 404
     finally:
-        server_state(app).close()
+        ServerState.of(app).close()
 
 
 def test_viewer_page_shows_the_stream(client: FlaskClient) -> None:
@@ -186,12 +182,12 @@ def test_stream_ends_when_the_server_closes(client: FlaskClient, app: Flask) -> 
     chunks = iter(response.response)
     next(chunks)
     next(chunks)
-    server_state(app).close()
+    ServerState.of(app).close()
     # The body runs out instead of blocking forever.
     rest = list(chunks)
     assert len(rest) <= 1
     response.close()
-    assert server_state(app).hubs["default"].state is HubState.CLOSED
+    assert ServerState.of(app).hubs["default"].state is HubState.CLOSED
 
 
 def test_camera_config_rejects_bad_names() -> None:
@@ -219,3 +215,47 @@ def test_viewer_page_names_its_stream(client: FlaskClient) -> None:
     assert first_token is not None
     assert second_token is not None
     assert first_token[1] != second_token[1]
+
+
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+EDGE = CHROME + " Edg/131.0.0.0"
+CHROMIUM = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chromium/120.0 Safari/537.36"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15"
+)
+CHROME_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1"
+)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "layout"),
+    [
+        (CHROME, Layout.ADVANCE_HEADERS),
+        (EDGE, Layout.ADVANCE_HEADERS),
+        (CHROMIUM, Layout.ADVANCE_HEADERS),
+        (FIREFOX, Layout.STANDARD),
+        (SAFARI, Layout.STANDARD),
+        (CHROME_IOS, Layout.STANDARD),  # WebKit underneath
+        ("curl/8.5.0", Layout.STANDARD),
+        ("", Layout.STANDARD),
+    ],
+)
+def test_layout_for_user_agent(user_agent: str, layout: Layout) -> None:
+    assert layout_for_user_agent(user_agent) is layout
+
+
+@pytest.mark.parametrize(("user_agent", "advance"), [(CHROME, True), (FIREFOX, False)])
+def test_viewer_page_asks_blink_for_advance_headers(user_agent: str, advance: bool) -> None:
+    app = make_app()
+    try:
+        page = app.test_client().get("/", headers={"User-Agent": user_agent}).get_data(True)
+    finally:
+        ServerState.of(app).close()
+    assert ("advance_headers=1" in page) is advance

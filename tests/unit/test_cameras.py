@@ -16,7 +16,7 @@ from mjpeg_server.cameras import (
     create_camera,
 )
 from mjpeg_server.cameras.emulated import EmulatedCamera, bundled_frames_dir, load_frames
-from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
 
 FRAMES = load_frames(bundled_frames_dir())
 

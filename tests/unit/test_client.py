@@ -17,7 +17,7 @@ from codec_servers import (
     jpeg,
 )
 
-from mjpeg_server.client import (
+from mjpeg_server.client.stream import (
     HTTPStatusError,
     NotMultipartError,
     ReceivedFrame,
@@ -27,8 +27,8 @@ from mjpeg_server.client import (
     iter_frames,
     open_stream,
 )
-from mjpeg_server.jpeg import is_complete_jpeg
-from mjpeg_server.multipart import Headers, PartEncoder, ProtocolError
+from mjpeg_server.wire.jpeg import is_complete_jpeg
+from mjpeg_server.wire.multipart import Headers, PartEncoder, ProtocolError
 from support.fixtures import MJPG_STREAMER_CAPTURE
 
 SAMPLE = MJPG_STREAMER_CAPTURE

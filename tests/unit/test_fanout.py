@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from mjpeg_server.cameras.emulated import EmulatedCamera, bundled_frames_dir, load_frames
-from mjpeg_server.fanout import UNSENT_LIMIT, FanOut, FanOutClient
 from mjpeg_server.hub import CaptureHub, HubSettings
-from mjpeg_server.multipart import (
+from mjpeg_server.server.fanout import UNSENT_LIMIT, FanOut, FanOutClient
+from mjpeg_server.wire.multipart import (
     NEED_DATA,
     MultipartParser,
     PartData,

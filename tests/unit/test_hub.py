@@ -19,8 +19,8 @@ import pytest
 from mjpeg_server.cameras import Camera, Frame
 from mjpeg_server.cameras.emulated import EmulatedCamera, bundled_frames_dir, load_frames
 from mjpeg_server.hub import CaptureHub, HubClosed, HubSettings, HubState, Part, Subscription
-from mjpeg_server.jpeg import is_complete_jpeg
-from mjpeg_server.multipart import PartEncoder
+from mjpeg_server.wire.jpeg import is_complete_jpeg
+from mjpeg_server.wire.multipart import Layout, PartEncoder
 from support.waiting import wait_until
 
 FRAMES = load_frames(bundled_frames_dir())
@@ -359,7 +359,7 @@ def test_f9_silent_camera_is_reported_reopened_and_heartbeats_carry_on() -> None
         assert "no frame for" in (hub.status().last_error or "")
         # Something to write, so a write can fail, in either layout.
         assert hub.heartbeat() == ENCODER.encode(placeholder)
-        assert hub.heartbeat(advance=True) == ENCODER.encode_advance(placeholder)
+        assert hub.heartbeat(Layout.ADVANCE_HEADERS) == ENCODER.encode_advance(placeholder)
         wait_until(lambda: camera.opens >= 2, LIVENESS)  # reopened
         assert waiting.next_part(0.05) is None
 
@@ -413,7 +413,7 @@ def test_f11_capture_thread_never_delays_process_exit(tmp_path: Path) -> None:
                 EmulatedCamera, bundled_frames_dir, load_frames,
             )
             from mjpeg_server.hub import CaptureHub, HubSettings
-            from mjpeg_server.multipart import PartEncoder
+            from mjpeg_server.wire.multipart import PartEncoder
 
             camera = EmulatedCamera(load_frames(bundled_frames_dir()), fps=30)
             hub = CaptureHub(camera, PartEncoder("b"), settings=HubSettings(idle_timeout=3600))

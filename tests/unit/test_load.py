@@ -19,7 +19,7 @@ import pytest
 from codec_servers import RawServer, closed_port, frame_parts, jpeg
 
 from mjpeg_server.cli import main
-from mjpeg_server.load import (
+from mjpeg_server.client.bench import (
     SLOW_WARMUP_FRAMES,
     ClientResult,
     LoadConfig,
@@ -28,7 +28,7 @@ from mjpeg_server.load import (
     percentile,
     run_load,
 )
-from mjpeg_server.multipart import PartEncoder
+from mjpeg_server.wire.multipart import PartEncoder
 from support.fixtures import MJPG_STREAMER_CAPTURE
 from support.server import ServerProcess
 

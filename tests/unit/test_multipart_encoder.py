@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mjpeg_server.multipart import (
+from mjpeg_server.wire.multipart import (
     NEED_DATA,
     MultipartParser,
     PartData,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from codec_streams import bytewise, drain, feed_all, merge_data, parts_of
 
-from mjpeg_server.multipart import (
+from mjpeg_server.wire.multipart import (
     DEVIATIONS,
     NEED_DATA,
     RFC_ALLOWED,

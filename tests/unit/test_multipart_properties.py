@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from mjpeg_server.multipart import (
+from mjpeg_server.wire.multipart import (
     NEED_DATA,
     RFC_ALLOWED,
     Event,

@@ -7,8 +7,8 @@ import re
 import pytest
 from codec_streams import bytewise, feed_all, merge_data, parts_of, split
 
-from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
-from mjpeg_server.multipart import MultipartParser
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.wire.multipart import MultipartParser
 from support.fixtures import MJPG_STREAMER_CAPTURE
 
 SAMPLE = MJPG_STREAMER_CAPTURE

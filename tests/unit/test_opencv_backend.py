@@ -13,7 +13,7 @@ import requests
 
 from mjpeg_server.cameras import CameraError, CameraFailed, SpecError, create_camera
 from mjpeg_server.cameras.opencv import OpenCVCamera, as_jpeg
-from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
 from support.server import ServerProcess
 from support.waiting import wait_until
 

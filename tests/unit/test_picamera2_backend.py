@@ -27,7 +27,7 @@ from mjpeg_server.cameras.picamera2 import (
     _SensorClock,
     device_holders,
 )
-from mjpeg_server.jpeg import is_complete_jpeg, jpeg_size
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
 from support.server import ServerProcess
 from support.waiting import wait_until
 

@@ -14,9 +14,9 @@ import pytest
 from codec_servers import BOUNDARY, RawServer, WSGIStreamServer, closed_port, http10, jpeg
 
 import mjpeg_server
-from mjpeg_server import probe
-from mjpeg_server.client import ReceivedFrame
-from mjpeg_server.multipart import Headers, PartEncoder
+from mjpeg_server.client import probe
+from mjpeg_server.client.stream import ReceivedFrame
+from mjpeg_server.wire.multipart import Headers, PartEncoder
 from support.fixtures import MJPG_STREAMER_CAPTURE
 from support.server import ServerProcess, run_cli
 
@@ -144,10 +144,10 @@ def test_protocol_error_midway_reports_what_arrived(capsys: pytest.CaptureFixtur
 
 
 def test_runs_as_a_module() -> None:
-    """``python -m mjpeg_server.probe`` until the CLI wires the subcommand."""
+    """``python -m mjpeg_server.client.probe`` works without the CLI."""
     env = {**os.environ, "PYTHONPATH": str(Path(mjpeg_server.__file__).parents[1])}
     result = subprocess.run(
-        [sys.executable, "-m", "mjpeg_server.probe", f"http://127.0.0.1:{closed_port()}/"],
+        [sys.executable, "-m", "mjpeg_server.client.probe", f"http://127.0.0.1:{closed_port()}/"],
         capture_output=True,
         text=True,
         env=env,

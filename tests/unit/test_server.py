@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
-from mjpeg_server.client import iter_frames
-from mjpeg_server.jpeg import is_complete_jpeg
+from mjpeg_server.client.stream import iter_frames
+from mjpeg_server.wire.jpeg import is_complete_jpeg
 from support.server import ServerProcess
 from support.waiting import wait_until
 

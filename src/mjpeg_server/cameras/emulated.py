@@ -37,10 +37,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..jpeg import is_complete_jpeg
-from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
+from ..wire.jpeg import is_complete_jpeg
 from ._handoff import BUFFERED_FRAMES
 from .base import Camera, CameraBusy, CameraFailed, CameraNotFound, Frame
+from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 
 def bundled_frames_dir() -> Path:

@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..jpeg import SOI
-from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
+from ..wire.jpeg import SOI
 from ._handoff import LatestFrames
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
+from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = ["OpenCVCamera", "as_jpeg"]
 

@@ -40,9 +40,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import CameraDefaults, CameraSpec, SpecError, SpecOptions
 from ._handoff import LatestFrames
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
+from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = ["Picamera2Camera", "device_holders"]
 

@@ -70,8 +70,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from . import __version__
-from .multipart import (
+from .. import __version__
+from ..wire.multipart import (
     NEED_DATA,
     MultipartParser,
     PartData,

@@ -1,9 +1,9 @@
 """One client's stream, as a WSGI response body. Two ways to write it:
 
-* :class:`HandedOffStream` (the default under gunicorn): the socket is handed
+* :class:`FanoutBody` (the default under gunicorn): the socket is handed
   to the :class:`~mjpeg_server.fanout.FanOut` loop, which writes the HTTP head
   and the parts itself; the WSGI thread only waits for the stream to end.
-* :class:`StreamBody` (any other WSGI server, the dev server, tests): the
+* :class:`WsgiBody` (any other WSGI server, the dev server, tests): the
   WSGI server writes each part this body yields, from its own thread.
 
 Both bodies are classes, not generators, on purpose: a WSGI server that never
@@ -15,48 +15,18 @@ the camera open.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 
+from ..hub import CaptureHub, HubClosed, Subscription
+from ..wire.multipart import Layout
 from .fanout import FanOut, FanOutClient
-from .hub import CaptureHub, HubClosed, Subscription
 
-__all__ = ["HandedOffStream", "StreamBody", "StreamSlots", "http_head"]
-
-
-class StreamSlots:
-    """At most ``limit`` simultaneous streams, all cameras together.
-
-    The limit keeps one thread per stream free for the other requests: past
-    it, a stream is refused at once (503) instead of starving the status page.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._semaphore = threading.BoundedSemaphore(limit)
-        self._lock = threading.Lock()
-        self._active = 0
-
-    def try_acquire(self) -> bool:
-        if not self._semaphore.acquire(blocking=False):
-            return False
-        with self._lock:
-            self._active += 1
-        return True
-
-    def release(self) -> None:
-        with self._lock:
-            self._active -= 1
-        self._semaphore.release()
-
-    @property
-    def active(self) -> int:
-        return self._active
+__all__ = ["FanoutBody", "WsgiBody", "http_head"]
 
 
-class StreamBody:
+class WsgiBody:
     """Iterates the opening delimiter, then each new part; re-sends the newest one
     (the hub's heartbeat) after ``heartbeat_interval`` seconds of camera silence.
 
@@ -71,18 +41,17 @@ class StreamBody:
         opening: bytes,
         heartbeat_interval: float,
         on_close: Callable[[Subscription, float, str], None],
-        advance: bool = False,
+        layout: Layout = Layout.STANDARD,
     ) -> None:
         self.subscription = subscription
         self.heartbeat_interval = heartbeat_interval
-        #: Write parts in the advance-headers layout (``PartEncoder.encode_advance``).
-        self.advance = advance
+        self.layout = layout
         self.started_at = time.monotonic()
         self._opening: bytes | None = opening
         self._on_close: Callable[[Subscription, float, str], None] | None = on_close
         self._reason = "client left"
 
-    def __iter__(self) -> StreamBody:
+    def __iter__(self) -> WsgiBody:
         return self
 
     def __next__(self) -> bytes:
@@ -96,8 +65,8 @@ class StreamBody:
                 self._reason = "server stopped"
                 raise StopIteration from None
             if part is not None:
-                return part.wire(self.advance)
-            beat = self.subscription.heartbeat(self.advance)
+                return part.wire(self.layout)
+            beat = self.subscription.heartbeat(self.layout)
             if beat is not None:
                 return beat
 
@@ -118,7 +87,7 @@ def http_head(protocol: str, headers: Mapping[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-class HandedOffStream:
+class FanoutBody:
     """The WSGI body of a stream written by the fan-out loop.
 
     Iterating it hands the socket to the loop (with the HTTP head and the
@@ -138,10 +107,10 @@ class HandedOffStream:
         subscription: Subscription,
         head: bytes,
         on_close: Callable[[Subscription, float, str], None],
-        advance: bool = False,
+        layout: Layout = Layout.STANDARD,
     ) -> None:
         self._fanout = fanout
-        self._advance = advance
+        self._layout = layout
         self._sock = sock
         self._hub = hub
         self.subscription = subscription
@@ -150,7 +119,7 @@ class HandedOffStream:
         self._client: FanOutClient | None = None
         self.started_at = time.monotonic()
 
-    def __iter__(self) -> HandedOffStream:
+    def __iter__(self) -> FanoutBody:
         return self
 
     def __next__(self) -> bytes:
@@ -161,7 +130,7 @@ class HandedOffStream:
                 self.subscription,
                 self._head,
                 self._finished,
-                advance=self._advance,
+                layout=self._layout,
             )
         self._client.finished.wait()
         raise StopIteration

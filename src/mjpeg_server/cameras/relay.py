@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..client import (
+from ..client.stream import (
     HTTPStatusError,
     MJPEGStream,
     NotMultipartError,
@@ -26,11 +26,11 @@ from ..client import (
     StreamError,
     open_stream,
 )
-from . import CameraDefaults, CameraSpec, SpecError
 from ._handoff import LatestFrames
 from .base import Camera, CameraError, CameraFailed, CameraNotFound, Frame
+from .spec import CameraDefaults, CameraSpec, SpecError
 
-__all__ = ["HttpCamera"]
+__all__ = ["RelayCamera"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ UPSTREAM_TIMEOUT = 10.0
 _JOIN_TIMEOUT = 2.0
 
 
-class HttpCamera(Camera):
+class RelayCamera(Camera):
     """Frames from an upstream ``multipart/x-mixed-replace`` URL."""
 
     def __init__(self, url: str, *, fps: float, timeout: float = UPSTREAM_TIMEOUT) -> None:
@@ -52,7 +52,7 @@ class HttpCamera(Camera):
         self._reader: threading.Thread | None = None
 
     @classmethod
-    def from_spec(cls, spec: CameraSpec, defaults: CameraDefaults) -> HttpCamera:
+    def from_spec(cls, spec: CameraSpec, defaults: CameraDefaults) -> RelayCamera:
         if not spec.target or spec.options:
             raise SpecError(f"camera {spec}: expected a full http:// or https:// URL")
         return cls(spec.target, fps=defaults.fps)

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .client import ReceivedFrame, StreamError, open_stream
-from .jpeg import is_complete_jpeg, jpeg_size
-from .multipart import DEVIATIONS, ProtocolError
+from ..wire.jpeg import is_complete_jpeg, jpeg_size
+from ..wire.multipart import DEVIATIONS, ProtocolError
+from .stream import ReceivedFrame, StreamError, open_stream
 
 __all__ = ["Report", "add_arguments", "probe", "run"]
 
@@ -205,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m mjpeg_server.probe", description=__doc__)
+    _parser = argparse.ArgumentParser(
+        prog="python -m mjpeg_server.client.probe", description=__doc__
+    )
     add_arguments(_parser)
     sys.exit(run(_parser.parse_args()))

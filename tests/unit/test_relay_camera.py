@@ -10,10 +10,10 @@ import pytest
 
 from mjpeg_server.cameras import CameraDefaults, CameraSpec, SpecError, create_camera
 from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
-from mjpeg_server.cameras.http import HttpCamera
-from mjpeg_server.client import iter_frames
+from mjpeg_server.cameras.relay import RelayCamera
+from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.hub import CaptureHub, HubSettings, HubState
-from mjpeg_server.multipart import PartEncoder
+from mjpeg_server.wire.multipart import PartEncoder
 from support.server import ServerProcess
 from support.waiting import wait_until
 
@@ -52,7 +52,7 @@ def test_unreachable_upstream_is_a_reported_error() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]  # closed again: connections are refused
-    camera = HttpCamera(f"http://127.0.0.1:{port}/stream.mjpg", fps=30, timeout=2)
+    camera = RelayCamera(f"http://127.0.0.1:{port}/stream.mjpg", fps=30, timeout=2)
     settings = HubSettings(backoff_initial=0.05, backoff_max=0.1)
     with CaptureHub(camera, PartEncoder("b"), settings=settings) as hub, hub.subscribe():
         wait_until(lambda: hub.state is HubState.ERROR, LIVENESS)
@@ -85,7 +85,7 @@ def test_upstream_that_hangs_up_is_reopened_and_viewers_resume() -> None:
             target=serve_three_frames_per_connection, args=(listener, stop), daemon=True
         )
         thread.start()
-        camera = HttpCamera(f"http://127.0.0.1:{listener.getsockname()[1]}/", fps=30)
+        camera = RelayCamera(f"http://127.0.0.1:{listener.getsockname()[1]}/", fps=30)
         settings = HubSettings(backoff_initial=0.01, backoff_max=0.05)
         with CaptureHub(camera, PartEncoder("b"), settings=settings) as hub:
             with hub.subscribe() as viewer:
@@ -102,8 +102,8 @@ def test_upstream_that_hangs_up_is_reopened_and_viewers_resume() -> None:
 
 def test_spec() -> None:
     camera = create_camera("http://cam.local:8080/?action=stream", CameraDefaults(fps=15))
-    assert isinstance(camera, HttpCamera)
+    assert isinstance(camera, RelayCamera)
     assert camera.url == "http://cam.local:8080/?action=stream"
     assert camera.fps == 15
     with pytest.raises(SpecError, match="expected a full http"):
-        HttpCamera.from_spec(CameraSpec(kind="http"), CameraDefaults())
+        RelayCamera.from_spec(CameraSpec(kind="http"), CameraDefaults())

@@ -172,6 +172,18 @@ def _header_line(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("latin-1")
 
 
+class Layout(enum.Enum):
+    """How a stream lays its parts out on the wire; a stream keeps one layout."""
+
+    #: Each part carries its own headers (``Content-Type``, ``Content-Length``,
+    #: ``X-Timestamp``, ``X-Frame-Seq``), then the payload and the next
+    #: delimiter: :meth:`PartEncoder.encode`.
+    STANDARD = "standard"
+    #: µStreamer's ``advance_headers``: the payload, the delimiter and then the
+    #: *next* part's headers, for Chromium (:meth:`PartEncoder.encode_advance`).
+    ADVANCE_HEADERS = "advance_headers"
+
+
 class PartEncoder:
     """Frames payloads as parts of one ``multipart/x-mixed-replace`` stream.
 
@@ -204,6 +216,10 @@ class PartEncoder:
         #: The first bytes of an advance-headers body: delimiter and first headers.
         self.advance_opening = self.opening + next_head
         self._advance_tail = self._delimiter + next_head
+
+    def opening_for(self, layout: Layout) -> bytes:
+        """The first bytes of a body in ``layout``."""
+        return self.advance_opening if layout is Layout.ADVANCE_HEADERS else self.opening
 
     def encode(self, payload: bytes, headers: Iterable[tuple[str, str]] = ()) -> bytes:
         """One part: its headers, ``payload`` and the delimiter that ends it.

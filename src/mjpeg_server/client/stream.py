@@ -2,7 +2,7 @@
 
 Our server, mjpg-streamer, µStreamer, ffmpeg, IP cameras: :func:`iter_frames`
 yields one :class:`ReceivedFrame` per part as soon as its last byte is in. It
-is a thin I/O loop around :class:`~mjpeg_server.multipart.MultipartParser`:
+is a thin I/O loop around :class:`~mjpeg_server.wire.multipart.MultipartParser`:
 requests opens the response with ``stream=True`` and the loop feeds the parser
 whatever ``read1`` returns, so nothing waits for a buffer to fill (a plain
 ``read(n)`` on an HTTP/1.0 close-delimited response blocks until ``n`` bytes
@@ -10,7 +10,7 @@ arrive: frames late by several frame periods) and nothing buffers the endless
 body. Chunked HTTP/1.1 and close-delimited HTTP/1.0 responses both work.
 
 Errors are :class:`StreamError` subclasses (connection, timeout, HTTP status,
-not multipart) or :class:`~mjpeg_server.multipart.ProtocolError` for a
+not multipart) or :class:`~mjpeg_server.wire.multipart.ProtocolError` for a
 malformed body, including a connection that closes in the middle of a part.
 :func:`open_stream` gives the lower-level view the probe needs: the HTTP status,
 the response headers and the parser's deviations.
@@ -29,7 +29,7 @@ from typing import Any
 import requests
 import urllib3
 
-from .multipart import (
+from ..wire.multipart import (
     NEED_DATA,
     Headers,
     MultipartParser,
@@ -167,7 +167,7 @@ class MJPEGStream:
         """Each part as it completes, until the stream ends.
 
         Raises :class:`StreamTimeout`, :class:`StreamConnectionError`, or
-        :class:`~mjpeg_server.multipart.ProtocolError` (malformed body, or the
+        :class:`~mjpeg_server.wire.multipart.ProtocolError` (malformed body, or the
         connection closed inside a part: then :attr:`at_eof` is True).
         """
         parser = self.parser

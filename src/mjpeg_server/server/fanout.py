@@ -8,7 +8,7 @@ waiting on a condition and writing costs ~73 µs of CPU per delivered frame
 thread doing non-blocking ``send()`` of the shared bytes costs ~20 µs, most
 of it the kernel's copy. So the streams' sockets are handed to this loop, as
 µStreamer and mjpg-streamer do in C, and the WSGI thread that accepted the
-request just waits (see ``streaming.HandedOffStream``).
+request just waits (see ``bodies.FanoutBody``).
 
 The loop (epoll, level-triggered):
 
@@ -50,7 +50,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .hub import CaptureHub, HubClosed, Subscription
+from ..hub import CaptureHub, HubClosed, Subscription
+from ..wire.multipart import Layout
 
 __all__ = ["FanOut", "FanOutClient"]
 
@@ -86,9 +87,9 @@ class FanOutClient:
         "_lagged",
         "_lagging",
         "_offset",
-        "advance",
         "finished",
         "hub",
+        "layout",
         "on_finish",
         "reason",
         "sock",
@@ -103,11 +104,10 @@ class FanOutClient:
         subscription: Subscription,
         head: bytes,
         on_finish: Callable[[FanOutClient], None],
-        advance: bool,
+        layout: Layout,
     ) -> None:
         self.sock = sock
-        #: Parts in the advance-headers layout (``PartEncoder.encode_advance``).
-        self.advance = advance
+        self.layout = layout
         self.hub = hub
         self.subscription = subscription
         self.on_finish = on_finish
@@ -162,7 +162,7 @@ class FanOut:
         head: bytes,
         on_finish: Callable[[FanOutClient], None],
         *,
-        advance: bool = False,
+        layout: Layout = Layout.STANDARD,
     ) -> FanOutClient:
         """Hand ``sock`` over: the loop writes ``head``, then ``hub``'s parts, until the
         client leaves or the hub closes. The caller must not touch ``sock`` again
@@ -173,7 +173,7 @@ class FanOut:
             subscription=subscription,
             head=head,
             on_finish=on_finish,
-            advance=advance,
+            layout=layout,
         )
         with self._lock:
             if self._closed:
@@ -271,7 +271,7 @@ class FanOut:
             elif now - entry.active_at >= self.heartbeat_interval:
                 entry.active_at = now
                 for client in list(entry.clients):
-                    beat = hub.heartbeat(client.advance)
+                    beat = hub.heartbeat(client.layout)
                     if beat is not None and client._buffer is None:
                         client._buffer = memoryview(beat)
                         client._offset = 0
@@ -313,7 +313,7 @@ class FanOut:
                     return
                 if part is None:
                     return  # idle until the next part
-                buffer = client._buffer = memoryview(part.wire(client.advance))
+                buffer = client._buffer = memoryview(part.wire(client.layout))
                 client._offset = 0
             try:
                 sent = sock.send(buffer[client._offset :] if client._offset else buffer)

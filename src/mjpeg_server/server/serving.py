@@ -34,8 +34,8 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.serving import make_server
 
-from .app import EXTENSION, ServerState
-from .config import Settings
+from ..config import Settings
+from .state import ServerState
 
 __all__ = ["StreamingWorker", "bind_listener", "serve", "thread_count"]
 
@@ -65,11 +65,6 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _server_state(app: Any) -> ServerState:
-    state: ServerState = app.extensions[EXTENSION]
-    return state
-
-
 class StreamingWorker(ThreadWorker):
     """gunicorn's gthread worker, which also ends the streams when told to stop."""
 
@@ -79,7 +74,7 @@ class StreamingWorker(ThreadWorker):
         # Runs in the signal handler on the worker's main thread, which only
         # runs gunicorn's event loop and never holds a hub lock.
         if self.wsgi is not None:
-            _server_state(self.wsgi).close()
+            ServerState.of(self.wsgi).close()  # type: ignore[arg-type]  # the Flask app we load
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # SIGTERM: graceful
         super().handle_exit(sig, frame)
@@ -161,6 +156,6 @@ def _serve_dev(app: Flask, listener: socket.socket) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        _server_state(app).close()
+        ServerState.of(app).close()
         server.server_close()
         listener.close()

@@ -24,28 +24,33 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 
-from . import __version__
-from .cameras import CameraDefaults, create_camera
-from .config import Settings
-from .fanout import FanOut
-from .hub import CaptureHub, HubClosed, HubSettings, Subscription
-from .multipart import PartEncoder
-from .streaming import HandedOffStream, StreamBody, StreamSlots, http_head
+from .. import __version__
+from ..cameras import CameraDefaults, create_camera
+from ..config import Settings
+from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
+from ..wire.multipart import Layout, PartEncoder
+from .bodies import FanoutBody, WsgiBody, http_head
+from .state import EXTENSION, ServerState, StreamSlots
 
-__all__ = ["ServerState", "create_app"]
+__all__ = ["ServerState", "create_app", "layout_for_user_agent"]
 
 log = logging.getLogger(__name__)
-
-EXTENSION = "mjpeg_server"
 
 # Every stream and snapshot is live: nothing may be cached or buffered on the
 # way, or viewers behind a proxy see latency that grows over time.
@@ -61,62 +66,8 @@ RETRY_AFTER_BUSY = "5"
 RETRY_AFTER_NO_FRAME = "2"
 
 
-@dataclass
-class ServerState:
-    """What the routes share: settings, one hub per camera, the stream slots and
-    the socket fan-out (created when the first stream is handed over)."""
-
-    settings: Settings
-    hubs: dict[str, CaptureHub]
-    slots: StreamSlots
-    started_at: float = field(default_factory=time.monotonic)
-    _fanout: FanOut | None = None
-    _fanout_lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The ``_`` query values of the open streams: a page asks ``/status?viewer=``
-    #: with its own to learn whether its stream still runs (Chrome fires no event
-    #: when an <img> stream breaks, and other viewers keep the count above 0).
-    _viewer_tokens: Counter[str] = field(default_factory=Counter)
-    _tokens_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def track_viewer(self, token: str, delta: int) -> None:
-        with self._tokens_lock:
-            self._viewer_tokens[token] += delta
-            if self._viewer_tokens[token] <= 0:
-                del self._viewer_tokens[token]
-
-    def viewer_connected(self, token: str) -> bool:
-        with self._tokens_lock:
-            return token in self._viewer_tokens
-
-    def fanout(self) -> FanOut:
-        with self._fanout_lock:
-            if self._fanout is None:
-                self._fanout = FanOut(heartbeat_interval=self.settings.heartbeat_interval)
-            return self._fanout
-
-    def hub(self, name: str | None) -> CaptureHub:
-        hub = self.hubs.get(name or self.settings.default_camera)
-        if hub is None:
-            abort(404, description=f"no camera named {name!r}")
-        return hub
-
-    def close(self) -> None:
-        """End every stream and release every camera."""
-        for hub in self.hubs.values():
-            hub.close()
-        with self._fanout_lock:
-            fanout = self._fanout
-        if fanout is not None:
-            fanout.close()
-
-
-def state() -> ServerState:
-    server_state: ServerState = current_app.extensions[EXTENSION]
-    return server_state
-
-
 def _no_signal_jpeg() -> bytes:
-    return (resources.files("mjpeg_server") / "static" / "no-signal.jpg").read_bytes()
+    return (resources.files("mjpeg_server.server") / "static" / "no-signal.jpg").read_bytes()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -149,6 +100,30 @@ def create_app(settings: Settings | None = None) -> Flask:
 bp = Blueprint("mjpeg", __name__)
 
 
+def _state() -> ServerState:
+    return ServerState.of(current_app)
+
+
+def _hub_or_404(server: ServerState, name: str | None) -> CaptureHub:
+    hub = server.hub(name)
+    if hub is None:
+        abort(404, description=f"no camera named {name!r}")
+    return hub
+
+
+def layout_for_user_agent(user_agent: str) -> Layout:
+    """The stream layout a browser paints without lag.
+
+    Chromium paints a part only when the next part's headers arrive (crbug
+    527446), which shows every frame one frame late, so Blink browsers
+    (Chrome, Edge, Opera, Samsung Internet; not Chrome on iOS, which is WebKit
+    and says ``CriOS``) get the next headers right after each frame. Others
+    keep Content-Length and the frame headers on every part.
+    """
+    blink = "Chrome/" in user_agent or "Chromium/" in user_agent
+    return Layout.ADVANCE_HEADERS if blink else Layout.STANDARD
+
+
 def _client_address() -> str:
     port = request.environ.get("REMOTE_PORT")
     address = request.remote_addr or "?"
@@ -158,15 +133,21 @@ def _client_address() -> str:
 @bp.get("/")
 @bp.get("/cameras/<name>/")
 def viewer(name: str | None = None) -> str:
-    server = state()
-    hub = server.hub(name)
+    server = _state()
+    hub = _hub_or_404(server, name)
+    advance = layout_for_user_agent(request.user_agent.string) is Layout.ADVANCE_HEADERS
     return render_template(
         "index.html",
         camera=hub.name,
         cameras=list(server.hubs),
         version=__version__,
-        # Names this page's first stream for /status?viewer= (and busts caches).
-        stream_token=secrets.token_urlsafe(8),
+        stream_url=url_for(
+            "mjpeg.stream",
+            name=hub.name,
+            advance_headers=1 if advance else None,
+            # Names this page's first stream for /status?viewer= (and busts caches).
+            _=secrets.token_urlsafe(8),
+        ),
     )
 
 
@@ -174,8 +155,8 @@ def viewer(name: str | None = None) -> str:
 @bp.get("/video_feed")
 @bp.get("/cameras/<name>/stream.mjpg")
 def stream(name: str | None = None) -> Response:
-    server = state()
-    hub = server.hub(name)
+    server = _state()
+    hub = _hub_or_404(server, name)
     headers = {"Content-Type": hub.encoder.content_type, **NO_CACHE}
     if request.method == "HEAD":
         return Response(b"", 200, headers)
@@ -209,28 +190,30 @@ def stream(name: str | None = None) -> Response:
         )
 
     # Chromium paints a part only when the next part's headers have arrived;
-    # the viewer page asks for them to be sent early (PartEncoder.encode_advance).
-    advance = request.args.get("advance_headers") == "1"
-    opening = hub.encoder.advance_opening if advance else hub.encoder.opening
+    # the viewer page asks for them to be sent early (layout_for_user_agent).
+    layout = (
+        Layout.ADVANCE_HEADERS if request.args.get("advance_headers") == "1" else Layout.STANDARD
+    )
+    opening = hub.encoder.opening_for(layout)
     sock = request.environ.get("gunicorn.socket")
     if server.settings.send_path == "fanout" and isinstance(sock, socket.socket):
         head = http_head(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"), headers)
-        body: HandedOffStream | StreamBody = HandedOffStream(
+        body: FanoutBody | WsgiBody = FanoutBody(
             server.fanout(),
             sock,
             hub=hub,
             subscription=subscription,
             head=head + opening,
             on_close=on_close,
-            advance=advance,
+            layout=layout,
         )
     else:
-        body = StreamBody(
+        body = WsgiBody(
             subscription,
             opening=opening,
             heartbeat_interval=server.settings.heartbeat_interval,
             on_close=on_close,
-            advance=advance,
+            layout=layout,
         )
     return Response(body, 200, headers)
 
@@ -244,8 +227,8 @@ def _unavailable(message: str, retry_after: str) -> Response:
 @bp.get("/snapshot.jpg")
 @bp.get("/cameras/<name>/snapshot.jpg")
 def snapshot(name: str | None = None) -> Response:
-    server = state()
-    hub = server.hub(name)
+    server = _state()
+    hub = _hub_or_404(server, name)
     part = hub.snapshot(server.settings.snapshot_timeout)
     if part is None:
         return _unavailable(
@@ -268,7 +251,7 @@ def snapshot(name: str | None = None) -> Response:
 
 @bp.get("/status")
 def status() -> Response:
-    server = state()
+    server = _state()
     cameras: dict[str, Any] = {}
     for name, hub in server.hubs.items():
         cameras[name] = hub.status().to_json() | {
