@@ -17,6 +17,9 @@ URLs (``<name>`` is a configured camera; the first one is also the default)::
                                     ?viewer=TOKEN also whether the stream opened
                                     with ?_=TOKEN is still connected
     /healthz                        "ok" while the process serves
+
+Other servers' URLs for the same streams and snapshots (``/?action=stream``,
+``/stream`` …) are added by :mod:`.compat`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from ..cameras import CameraDefaults, create_camera
 from ..config import Settings
 from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
 from ..wire.multipart import Layout, PartEncoder
+from . import compat
 from .bodies import FanoutBody, WsgiBody, http_head
 from .state import EXTENSION, ServerState, StreamSlots
 
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # cameras keep their configured order
     app.extensions[EXTENSION] = ServerState(settings, hubs, StreamSlots(settings.max_clients))
     app.register_blueprint(bp)
+    compat.install(app)
     return app
 
 
