@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .cameras import Camera, CameraError, Frame
+from .wire.frame_headers import encode_frame_headers
 from .wire.jpeg import jpeg_size
 from .wire.multipart import Layout, PartEncoder
 
@@ -445,10 +446,7 @@ class CaptureHub:
         log.info("camera %r closed", self.name)
 
     def _publish(self, frame: Frame, seq: int, now: float) -> None:
-        data = self.encoder.encode(
-            frame.jpeg,
-            (("X-Timestamp", f"{frame.timestamp:.6f}"), ("X-Frame-Seq", str(seq))),
-        )
+        data = self.encoder.encode(frame.jpeg, encode_frame_headers(frame.timestamp, seq))
         size = jpeg_size(frame.jpeg)
         with self._lock:
             self._version += 1

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from mjpeg_server.client.bench import join_times
+from mjpeg_server.stats import percentile
 from support.server import ServerProcess, child_pids
 from support.waiting import wait_until
 
@@ -165,7 +166,7 @@ def run_scenario(
         "server_us_per_frame": 1e6 * cpu_rate / frames_per_s if frames_per_s else None,
         "server_rss_mb": statistics.median(rss) / 1e6,
         "join_first_frame_ms": {
-            "p50": statistics.median(joins) * 1000 if joins else None,
+            "p50": percentile(joins, 50) * 1000 if joins else None,
             "max": max(joins) * 1000 if joins else None,
         },
     }

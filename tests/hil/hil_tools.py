@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mjpeg_server.client.stream import iter_frames
+from mjpeg_server.stats import percentile
 from support.server import ServerProcess
 
 
@@ -187,7 +188,7 @@ class StreamFigures:
             span_s=round(capture.span, 3),
             fps_measured=round((frames[-1].seq - frames[0].seq) / capture.span, 3),
             interval_median_ms=round(statistics.median(intervals) * 1000, 3),
-            interval_p99_ms=round(_percentile(intervals, 0.99) * 1000, 3),
+            interval_p99_ms=round(percentile(intervals, 99) * 1000, 3),
             interval_max_ms=round(intervals[-1] * 1000, 3),
             early_frames=sum(1 for dseq, dt in steps if dt < (dseq - 0.5) * period),
             seq_gaps=capture.seq_gaps,
@@ -210,10 +211,6 @@ class StreamFigures:
 
 def _within(value: float, fraction: float) -> Any:
     return pytest.approx(value, rel=fraction)
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def skipped_for_clients(server: ServerProcess, name: str = "default") -> int:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import make_server
 
+from mjpeg_server.wire.frame_headers import encode_frame_headers
 from mjpeg_server.wire.multipart import PartEncoder
 
 BOUNDARY = "mjpegframe"
@@ -31,9 +32,7 @@ def jpeg(index: int) -> bytes:
 
 def frame_parts(encoder: PartEncoder, seqs: Iterable[int]) -> Iterator[bytes]:
     for seq in seqs:
-        yield encoder.encode(
-            jpeg(seq), [("X-Timestamp", f"{1_700_000_000 + seq}.25"), ("X-Frame-Seq", str(seq))]
-        )
+        yield encoder.encode(jpeg(seq), encode_frame_headers(1_700_000_000 + seq + 0.25, seq))
 
 
 class WSGIStreamServer:

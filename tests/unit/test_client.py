@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,8 @@ from codec_servers import (
     jpeg,
 )
 
+from mjpeg_server.client.bench import LoadConfig, run_load
+from mjpeg_server.client.errors import describe_error
 from mjpeg_server.client.stream import (
     HTTPStatusError,
     NotMultipartError,
@@ -122,6 +125,41 @@ def test_multipart_without_boundary() -> None:
 def test_connection_refused() -> None:
     with pytest.raises(StreamConnectionError, match=r"cannot connect to .*: Connection refused"):
         open_stream(f"http://127.0.0.1:{closed_port()}/")
+
+
+def test_the_bench_words_a_refused_connection_as_the_client_does() -> None:
+    port = closed_port()
+    with pytest.raises(StreamConnectionError) as error:
+        open_stream(f"http://127.0.0.1:{port}/")
+    report = run_load(LoadConfig(f"http://127.0.0.1:{port}/", seconds=0.5))
+    (bench_error,) = report.errors
+    assert bench_error == "connect: " + str(error.value).rpartition(": ")[2]
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 1)"), "Connection refused"),
+        (OSError(104, "whatever the library says"), "Connection reset by peer"),
+        (socket.gaierror(-2, "Name or service not known"), "Name or service not known"),
+        (OSError("no errno"), "no errno"),
+        (
+            requests.ConnectionError(
+                "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded "
+                "(Caused by NewConnectionError(': Failed to establish a new connection: "
+                "[Errno 111] Connection refused'))"
+            ),
+            "Connection refused",
+        ),
+        (ValueError("Connection broken: [Errno -3] Temporary failure"), "Temporary failure"),
+        (TimeoutError(), "timeout"),
+        (TimeoutError("read timed out"), "read timed out"),
+        (RuntimeError(), "RuntimeError"),
+        (RuntimeError("odd"), "odd"),
+    ],
+)
+def test_describe_error(error: BaseException, words: str) -> None:
+    assert describe_error(error) == words
 
 
 def test_no_bytes_for_timeout_seconds(server: WSGIStreamServer) -> None:

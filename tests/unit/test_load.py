@@ -25,7 +25,6 @@ from mjpeg_server.client.bench import (
     LoadConfig,
     StreamRecorder,
     join_times,
-    percentile,
     run_load,
 )
 from mjpeg_server.wire.multipart import PartEncoder
@@ -186,13 +185,6 @@ def test_closed_before_headers_and_no_frame() -> None:
     silent.receive(CHUNKED_HEAD, 0.0, 0.0)
     silent.finish(1.0)
     assert silent.result.error == "no frame received"
-
-
-def test_percentile_interpolates() -> None:
-    assert percentile([], 50) is None
-    assert percentile([3.0], 99) == 3.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
-    assert percentile(list(map(float, range(101))), 99) == 99.0
 
 
 # ------------------------------------------------------ real sockets

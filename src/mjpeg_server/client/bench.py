@@ -58,7 +58,6 @@ import base64
 import json
 import math
 import multiprocessing
-import os
 import re
 import socket
 import statistics
@@ -71,6 +70,8 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from .. import __version__
+from ..stats import percentile
+from ..wire.frame_headers import decode_frame_headers
 from ..wire.multipart import (
     NEED_DATA,
     MultipartParser,
@@ -81,6 +82,7 @@ from ..wire.multipart import (
     StreamEnd,
     boundary_from_content_type,
 )
+from .errors import describe_error
 
 __all__ = [
     "ClientResult",
@@ -437,13 +439,8 @@ class StreamRecorder:
         headers = event.headers
         self._part_bytes = 0
         self._part_throttled = self.throttle_rate is not None
-        stamp = headers.get("x-timestamp")
-        seq = headers.get("x-frame-seq")
-        try:
-            self._timestamp = float(stamp) if stamp is not None else None
-        except ValueError:
-            self._timestamp = None
-        self._seq = int(seq) if seq is not None and seq.strip().isdigit() else None
+        stamp = decode_frame_headers(headers)
+        self._timestamp, self._seq = stamp.timestamp, stamp.seq
 
     def _frame(self, now: float, wall: float) -> None:
         result = self.result
@@ -588,20 +585,11 @@ class _ClientProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
-            self.recorder.fail(f"connection lost: {_describe(exc)}")
+            self.recorder.fail(f"connection lost: {describe_error(exc)}")
         if self._resume is not None:
             self._resume.cancel()
         if not self.closed.done():
             self.closed.set_result(None)
-
-
-def _describe(error: BaseException) -> str:
-    """A short, fixed phrasing (asyncio's connect errors embed the address)."""
-    if isinstance(error, OSError) and error.errno and error.errno > 0:
-        return os.strerror(error.errno)
-    if isinstance(error, OSError) and error.strerror:  # getaddrinfo's negative codes
-        return error.strerror
-    return str(error) or type(error).__name__
 
 
 async def _client(
@@ -632,7 +620,7 @@ async def _client(
             await loop.sock_connect(sock, sockaddr)
     except (OSError, TimeoutError) as error:
         sock.close()
-        recorder.fail(f"connect: {_describe(error) if isinstance(error, OSError) else 'timeout'}")
+        recorder.fail(f"connect: {describe_error(error)}")
         recorder.finish(time.monotonic())
         return result
     transport, protocol = await loop.create_connection(
@@ -670,7 +658,7 @@ async def _run_shard(config: LoadConfig, indexes: Sequence[int]) -> _ShardResult
         address = await _resolve(target)
     except OSError as error:
         for result in results:
-            result.error = f"resolve: {_describe(error)}"
+            result.error = f"resolve: {describe_error(error)}"
             result.ended = start
         return _ShardResult(results, time.monotonic() - start, time.process_time() - cpu)
     buffer = memoryview(bytearray(_READ_SIZE))
@@ -764,15 +752,9 @@ def join_times(url: str, joins: int, *, pause: float = 0.15, timeout: float = 5.
 # ----------------------------------------------------------------- the report
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) by linear interpolation; None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+def _summary_point(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th :func:`~mjpeg_server.stats.percentile`, rounded; None without values."""
+    return _rounded(percentile(values, q)) if values else None
 
 
 def _rounded(value: float | None, digits: int = 2) -> float | None:
@@ -821,13 +803,13 @@ class Report:
             "dropped": sum(c.dropped for c in fast),
             "mb_per_s": round(sum(c.window_bytes for c in self.clients) / window / 1e6, 2),
             "latency_ms": {
-                "p50": _rounded(percentile(latencies, 50)),
-                "p99": _rounded(percentile(latencies, 99)),
+                "p50": _summary_point(latencies, 50),
+                "p99": _summary_point(latencies, 99),
                 "max": _rounded(max(latencies, default=None)),
                 "samples": len(latencies),
             },
             "first_frame_ms": {
-                "p50": _rounded(percentile(first, 50)),
+                "p50": _summary_point(first, 50),
                 "max": _rounded(max(first, default=None)),
             },
             "errors": sum(self.errors.values()),
@@ -847,7 +829,7 @@ class Report:
                 "fps": _fps_summary(slow),
                 "frames": sum(c.window_frames for c in slow),
                 "age_intervals": {
-                    "p50": _rounded(percentile(ages, 50)),
+                    "p50": _summary_point(ages, 50),
                     "max": _rounded(max(ages, default=None)),
                     "samples": len(ages),
                 },

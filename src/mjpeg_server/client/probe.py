@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..stats import percentile
 from ..wire.jpeg import is_complete_jpeg, jpeg_size
 from ..wire.multipart import DEVIATIONS, ProtocolError
 from .stream import ReceivedFrame, StreamError, open_stream
@@ -49,11 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="give up after this many seconds without a byte (default: 10)",
     )
-
-
-def _percentile(ordered: Sequence[float], percent: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -102,8 +96,8 @@ class Report:
             else None,
             "resolutions": dict(resolutions.most_common()),
             "latency_ms": {
-                "p50": round(_percentile(latencies, 50), 2),
-                "p99": round(_percentile(latencies, 99), 2),
+                "p50": round(percentile(latencies, 50), 2),
+                "p99": round(percentile(latencies, 99), 2),
                 "max": round(latencies[-1], 2),
                 "note": CLOCK_NOTE,
             }

@@ -18,8 +18,6 @@ the response headers and the parser's deviations.
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import Any
 import requests
 import urllib3
 
+from ..wire.frame_headers import decode_frame_headers
 from ..wire.multipart import (
     NEED_DATA,
     Headers,
@@ -37,6 +36,14 @@ from ..wire.multipart import (
     PartEnd,
     PartStart,
     ProtocolError,
+)
+from .errors import (
+    HTTPStatusError,
+    NotMultipartError,
+    StreamConnectionError,
+    StreamError,
+    StreamTimeout,
+    describe_error,
 )
 
 __all__ = [
@@ -54,39 +61,6 @@ __all__ = [
 #: The first reconnect delay; it doubles up to ``max_backoff``.
 FIRST_BACKOFF = 0.1
 
-_ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-
-
-class StreamError(Exception):
-    """Reading the stream failed for a reason other than malformed bytes."""
-
-
-class StreamConnectionError(StreamError):
-    """The server could not be reached, or the connection broke."""
-
-
-class StreamTimeout(StreamError):
-    """No response, or no bytes, for ``timeout`` seconds."""
-
-
-class HTTPStatusError(StreamError):
-    """The server answered with an error status (4xx or 5xx)."""
-
-    def __init__(self, url: str, status_code: int, reason: str) -> None:
-        super().__init__(f"{url} answered HTTP {status_code} {reason}".rstrip())
-        self.url = url
-        self.status_code = status_code
-        self.reason = reason
-
-
-class NotMultipartError(StreamError):
-    """The response is not a multipart stream (or its Content-Type has no boundary)."""
-
-    def __init__(self, url: str, content_type: str, detail: str) -> None:
-        super().__init__(f"{url} is not a multipart stream: {detail}")
-        self.url = url
-        self.content_type = content_type
-
 
 @dataclass(frozen=True, slots=True)
 class ReceivedFrame:
@@ -94,33 +68,13 @@ class ReceivedFrame:
 
     jpeg: bytes
     headers: Headers
-    #: ``X-Timestamp``: capture time in Unix seconds, when the server sends it.
+    #: ``X-Timestamp``: capture time in Unix seconds, when the server sends a
+    #: valid one (``wire.frame_headers``).
     timestamp: float | None
-    #: ``X-Frame-Seq``: the server's frame counter, when it sends one.
+    #: ``X-Frame-Seq``: the server's frame counter, when it sends a valid one.
     seq: int | None
     #: ``time.time()`` when the frame's last byte arrived.
     received_at: float
-
-
-def _finite_float(value: str | None) -> float | None:
-    try:
-        number = float(value) if value is not None else math.nan
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    """The OS's words ("Connection refused"), not urllib3's retry story."""
-    match = _ERRNO_RE.search(str(exc))
-    return match[1].strip() if match else str(exc)
 
 
 class MJPEGStream:
@@ -186,11 +140,12 @@ class MJPEGStream:
             elif isinstance(event, PartData):
                 data.append(event.data)
             elif isinstance(event, PartEnd):
+                stamp = decode_frame_headers(headers)
                 yield ReceivedFrame(
                     jpeg=b"".join(data),
                     headers=headers,
-                    timestamp=_finite_float(headers.get("X-Timestamp")),
-                    seq=_int(headers.get("X-Frame-Seq")),
+                    timestamp=stamp.timestamp,
+                    seq=stamp.seq,
                     received_at=received_at,
                 )
             else:
@@ -203,7 +158,8 @@ class MJPEGStream:
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise StreamTimeout(f"no bytes from {self.url} for {self._timeout} s") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StreamConnectionError(f"connection to {self.url} broke: {_reason(exc)}") from exc
+            reason = describe_error(exc)
+            raise StreamConnectionError(f"connection to {self.url} broke: {reason}") from exc
         return data
 
     def close(self) -> None:
@@ -248,7 +204,7 @@ def open_stream(
         except requests.Timeout as exc:
             raise StreamTimeout(f"no response from {url} within {timeout} s") from exc
         except requests.RequestException as exc:
-            raise StreamConnectionError(f"cannot connect to {url}: {_reason(exc)}") from exc
+            raise StreamConnectionError(f"cannot connect to {url}: {describe_error(exc)}") from exc
         try:
             if response.status_code >= 400:
                 raise HTTPStatusError(url, response.status_code, response.reason)

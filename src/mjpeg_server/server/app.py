@@ -47,6 +47,7 @@ from .. import __version__
 from ..cameras import CameraDefaults, create_camera
 from ..config import Settings
 from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
+from ..wire.frame_headers import encode_frame_headers
 from ..wire.multipart import Layout, PartEncoder
 from . import compat
 from .bodies import FanoutBody, WsgiBody, http_head
@@ -247,8 +248,7 @@ def snapshot(name: str | None = None) -> Response:
         {
             **NO_CACHE,
             "Content-Disposition": f'inline; filename="{hub.name}-{stamp}.jpg"',
-            "X-Timestamp": f"{part.frame.timestamp:.6f}",
-            "X-Frame-Seq": str(part.seq),
+            **dict(encode_frame_headers(part.frame.timestamp, part.seq)),
         },
         mimetype="image/jpeg",
     )
