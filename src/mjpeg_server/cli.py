@@ -21,6 +21,7 @@ from . import __version__
 from .cameras import CameraError, SpecError
 from .config import ConfigError, Settings, parse_camera_arg
 from .server.app import create_app
+from .server.auth import warn_if_exposed
 from .server.serving import bind_listener, serve
 
 __all__ = ["main"]
@@ -30,6 +31,7 @@ ENV_PREFIX = "MJPEG_SERVER_"
 SUBCOMMANDS = {
     "probe": "mjpeg_server.client.probe",
     "bench": "mjpeg_server.client.bench",
+    "passwd": "mjpeg_server.htpasswd",
 }
 
 
@@ -69,7 +71,8 @@ def _serve_parser() -> _Parser:
         prog="mjpeg-server",
         description="Serve live camera video as Motion JPEG over HTTP. "
         "Other commands: 'mjpeg-server probe URL' inspects any MJPEG stream; "
-        "'mjpeg-server bench URL' loads one with many viewers.",
+        "'mjpeg-server bench URL' loads one with many viewers; "
+        "'mjpeg-server passwd FILE USER' adds a user to an --auth-file.",
         epilog=f"Every flag can also be set by an environment variable: {ENV_PREFIX}FLAG_NAME "
         f"(e.g. {ENV_PREFIX}PORT=9000; several cameras separated by spaces).",
     )
@@ -129,6 +132,21 @@ def _serve_parser() -> _Parser:
         "or a thread per stream through the WSGI server",
     )
     add(
+        "--auth-file",
+        metavar="FILE",
+        help="htpasswd file with bcrypt entries (htpasswd -B, or 'mjpeg-server passwd FILE "
+        "USER'): only its users may watch. Everything but /healthz needs a login",
+    )
+    add(
+        "--token",
+        action="append",
+        dest="tokens",
+        metavar="TOKEN",
+        help="a secret accepted as ?token=TOKEN or 'Authorization: Bearer TOKEN', repeatable "
+        "(at least 16 characters; prefer --token-file: the command line is visible to ps)",
+    )
+    add("--token-file", metavar="FILE", help="more tokens, one per line")
+    add(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
@@ -148,8 +166,9 @@ def _apply_environment(parser: _Parser, environ: dict[str, str]) -> None:
         if raw is None:
             continue
         convert: Callable[[str], Any] = action.type or str  # type: ignore[assignment]
+        repeatable = isinstance(action, argparse._AppendAction)
         try:
-            values = [convert(item) for item in raw.split()] if action.dest == "cameras" else None
+            values = [convert(item) for item in raw.split()] if repeatable else None
             value = values if values is not None else convert(raw)
         except ValueError:
             parser.error(f"{variable}={raw!r} is not a valid value for {action.option_strings[0]}")
@@ -178,6 +197,9 @@ def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Se
             send_path=args.send_path,
             host=args.host,
             port=args.port,
+            auth_file=args.auth_file,
+            tokens=tuple(args.tokens or ()),
+            token_file=args.token_file,
         )
     except (ConfigError, SpecError) as error:
         parser.error(str(error))
@@ -205,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         app = create_app(settings)
-    except (SpecError, CameraError) as error:
+    except (SpecError, CameraError, ConfigError) as error:
         print(f"mjpeg-server: error: {error}", file=sys.stderr)
         return 2
     try:
@@ -217,5 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    warn_if_exposed(settings, *listener.getsockname()[:2])
     serve(app, settings, listener)
     return 0

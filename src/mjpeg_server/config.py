@@ -79,6 +79,12 @@ class Settings:
     #: socket, see server/fanout.py) or "wsgi" (each stream's own thread, through the WSGI
     #: server; slower, kept for comparison and as a fallback).
     send_path: str = "fanout"
+    #: htpasswd file with bcrypt entries: its users may watch (server/auth.py).
+    auth_file: str | None = None
+    #: Tokens accepted as ``?token=``, ``Authorization: Bearer`` or a Basic password.
+    tokens: tuple[str, ...] = ()
+    #: A file of more tokens, one per line.
+    token_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cameras:

@@ -49,7 +49,7 @@ from ..config import Settings
 from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
 from ..wire.frame_headers import encode_frame_headers
 from ..wire.multipart import Layout, PartEncoder
-from . import compat
+from . import auth, compat
 from .bodies import FanoutBody, WsgiBody, http_head
 from .state import EXTENSION, ServerState, StreamSlots
 
@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # cameras keep their configured order
     app.extensions[EXTENSION] = ServerState(settings, hubs, StreamSlots(settings.max_clients))
+    # Access control first: its before_request hook must run before any other.
+    auth.install(app, settings)
     app.register_blueprint(bp)
     compat.install(app)
     return app

@@ -164,6 +164,12 @@
         cache: "no-store",
         signal: AbortSignal.timeout(STATUS_TIMEOUT_MS),
       });
+      if (response.status === 401) {
+        // The session ended (a server restart logs everyone out): reloading
+        // brings the login form, then this page again.
+        location.reload();
+        return;
+      }
       if (!response.ok) {
         throw new Error(`HTTP ${response.status}`);
       }
