@@ -15,9 +15,10 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
+from . import __version__, config_file
 from .cameras import CameraError, SpecError
 from .config import ConfigError, Settings, parse_camera_arg
 from .server.app import create_app
@@ -152,37 +153,108 @@ def _serve_parser() -> _Parser:
         choices=("debug", "info", "warning", "error"),
         help="(default %(default)s)",
     )
+    add(
+        "--config",
+        metavar="FILE",
+        help="a TOML file with these settings (keys named like the flags, cameras as "
+        "[cameras.NAME] tables; see README). Flags and variables beat it",
+    )
     add("--version", action="version", version=f"mjpeg-server {__version__}")
     return parser
 
 
-def _apply_environment(parser: _Parser, environ: dict[str, str]) -> None:
-    """Use ``MJPEG_SERVER_*`` variables as defaults, checked like the flags themselves."""
-    for action in parser._actions:
-        if not action.option_strings or action.dest in ("help", "version"):
-            continue
-        variable = ENV_PREFIX + action.option_strings[0].lstrip("-").replace("-", "_").upper()
-        raw = environ.get(variable)
-        if raw is None:
-            continue
-        convert: Callable[[str], Any] = action.type or str  # type: ignore[assignment]
-        repeatable = isinstance(action, argparse._AppendAction)
-        try:
-            values = [convert(item) for item in raw.split()] if repeatable else None
-            value = values if values is not None else convert(raw)
-        except ValueError:
-            parser.error(f"{variable}={raw!r} is not a valid value for {action.option_strings[0]}")
+def _flag_actions(parser: _Parser) -> dict[str, argparse.Action]:
+    """Flag name without dashes (``idle-timeout``) → its action, for every setting."""
+    return {
+        action.option_strings[0].lstrip("-"): action
+        for action in parser._actions
+        if action.option_strings and action.dest not in ("help", "version", "config")
+    }
+
+
+def _set_default(
+    parser: _Parser,
+    action: argparse.Action,
+    raw: str | list[str],
+    source: str,
+    repeated: dict[str, list[Any]],
+) -> None:
+    """Make ``raw`` (from a variable or the config file) the flag's default,
+    checked like the flag itself. A repeatable flag's values go to ``repeated``:
+    argparse would add the flag's own values to a default list instead of
+    replacing it, and a flag must win."""
+    convert: Callable[[str], Any] = action.type or str  # type: ignore[assignment]
+    repeatable = isinstance(action, argparse._AppendAction)
+    flag = action.option_strings[0]
+    if isinstance(raw, list) and not repeatable:
+        parser.error(f"{source} is a list, but {flag} takes one value")
+    items = raw if isinstance(raw, list) else raw.split() if repeatable else [raw]
+    try:
+        values = [convert(item) for item in items]
+    except ValueError:
+        parser.error(f"{source}={raw!r} is not a valid value for {flag}")
+    for value in values:
         if action.choices is not None and value not in action.choices:
             choices = ", ".join(map(str, action.choices))
-            parser.error(f"{variable}={raw!r} is not one of {choices}")
-        action.default = value
+            parser.error(f"{source}={raw!r} is not one of {choices}")
+    if repeatable:
+        repeated[action.dest] = values
+    else:
+        action.default = values[0]
+
+
+def _apply_environment(
+    parser: _Parser, environ: dict[str, str], repeated: dict[str, list[Any]]
+) -> None:
+    """Use ``MJPEG_SERVER_*`` variables as defaults, checked like the flags themselves."""
+    for name, action in _flag_actions(parser).items():
+        variable = ENV_PREFIX + name.replace("-", "_").upper()
+        raw = environ.get(variable)
+        if raw is not None:
+            _set_default(parser, action, raw, variable, repeated)
+
+
+def _apply_config_file(parser: _Parser, path: str, repeated: dict[str, list[Any]]) -> None:
+    """Use a ``--config`` file's settings as defaults (below variables and flags)."""
+    try:
+        config = config_file.load(Path(path))
+    except ConfigError as error:
+        parser.error(str(error))
+    actions = _flag_actions(parser)
+    for key, raw in config.options.items():
+        action = actions.get(key)
+        if action is None or action.dest == "cameras":
+            hint = " (cameras are [cameras.NAME] tables)" if key.startswith("camera") else ""
+            parser.error(f"config file {path}: unknown key {key!r}{hint}")
+        _set_default(parser, action, raw, f"config file {path}: {key}", repeated)
+    if config.cameras:
+        repeated["cameras"] = config.cameras
+
+
+def _config_path(argv: Sequence[str], environ: dict[str, str]) -> str | None:
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    known, _ = early.parse_known_args(argv)
+    path: str | None = known.config or environ.get(ENV_PREFIX + "CONFIG")
+    return path
 
 
 def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Settings, str]:
-    """Parse serving flags into :class:`Settings` (and the log level). Exits on mistakes."""
+    """Parse serving flags into :class:`Settings` (and the log level). Exits on mistakes.
+
+    Precedence: flags, then ``MJPEG_SERVER_*`` variables, then the ``--config``
+    file, then the defaults.
+    """
     parser = _serve_parser()
-    _apply_environment(parser, environ)
+    repeated: dict[str, list[Any]] = {}
+    config_path = _config_path(argv, environ)
+    if config_path:
+        _apply_config_file(parser, config_path, repeated)
+    _apply_environment(parser, environ, repeated)
     args = parser.parse_args(argv)
+    for dest, values in repeated.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, values)
     try:
         cameras = tuple(
             parse_camera_arg(text, index) for index, text in enumerate(args.cameras or ())

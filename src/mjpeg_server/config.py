@@ -1,7 +1,9 @@
 """The server's configuration: one frozen object, built by the CLI or by hand.
 
 ``create_app(Settings(...))`` is all a program embedding the kit needs; the
-CLI only turns flags and ``MJPEG_SERVER_*`` variables into this object.
+CLI only turns flags, ``MJPEG_SERVER_*`` variables and a ``--config`` file
+into this object. Reading and writing that TOML file is :mod:`.config_file`'s
+job (``config_file.update_camera`` writes changed camera options back).
 """
 
 from __future__ import annotations
