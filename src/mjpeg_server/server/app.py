@@ -19,7 +19,8 @@ URLs (``<name>`` is a configured camera; the first one is also the default)::
     /healthz                        "ok" while the process serves
 
 Other servers' URLs for the same streams and snapshots (``/?action=stream``,
-``/stream`` …) are added by :mod:`.compat`.
+``/stream`` …) are added by :mod:`.compat`; ``/metrics`` (Prometheus) by
+:mod:`.metrics`; access control (``/login``) by :mod:`.auth`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from ..config import Settings
 from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
 from ..wire.frame_headers import encode_frame_headers
 from ..wire.multipart import Layout, PartEncoder
-from . import auth, compat
+from . import auth, compat, metrics
 from .bodies import FanoutBody, WsgiBody, http_head
 from .state import EXTENSION, ServerState, StreamSlots
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app, settings)
     app.register_blueprint(bp)
     compat.install(app)
+    metrics.install(app)
     return app
 
 

@@ -31,9 +31,13 @@ class StreamSlots:
         self._semaphore = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
         self._active = 0
+        #: Streams refused because every slot was taken (for /metrics).
+        self.refused = 0
 
     def try_acquire(self) -> bool:
         if not self._semaphore.acquire(blocking=False):
+            with self._lock:
+                self.refused += 1
             return False
         with self._lock:
             self._active += 1

@@ -1,0 +1,108 @@
+"""``/metrics`` scraped from the real server process and read with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from mjpeg_server.client.stream import iter_frames
+from support.server import ServerProcess
+from support.waiting import wait_until
+
+LIVENESS = 20.0
+TOKEN = "metrics-token-0123456789"
+
+
+def scrape(
+    server: ServerProcess, **headers: str
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``(sample name, sorted labels) → value`` of one scrape."""
+    response = requests.get(server.url("/metrics"), headers=headers, timeout=LIVENESS)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def camera(name: str, **labels: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({"camera": name, **labels}.items()))
+
+
+def test_per_camera_and_server_metrics() -> None:
+    with ServerProcess(
+        "--camera", "front=emulated?fps=20", "--camera", "back=emulated?fps=5",
+        "--max-clients", "1", "--idle-timeout", "never",
+    ) as server:  # fmt: skip
+        before = scrape(server)
+        assert before[("mjpeg_server_frames_captured_total", camera("front"))] == 0
+        assert before[("mjpeg_server_camera_state", camera("front", state="idle"))] == 1
+        assert before[("mjpeg_server_camera_state", camera("front", state="streaming"))] == 0
+        assert before[("mjpeg_server_max_streams", ())] == 1
+        assert before[("mjpeg_server_info", (("version", server.status()["version"]),))] == 1
+
+        stream = iter_frames(server.url("/cameras/front/stream.mjpg"), timeout=LIVENESS)
+        frames = list(itertools.islice(stream, 5))
+        # The one slot is taken: a second stream is refused and counted.
+        refused = requests.get(server.url("/cameras/back/stream.mjpg"), timeout=LIVENESS)
+        assert refused.status_code == 503
+        during = scrape(server)
+        stream.close()
+
+        front = camera("front")
+        assert during[("mjpeg_server_viewers", front)] == 1
+        assert during[("mjpeg_server_streams", ())] == 1
+        assert during[("mjpeg_server_streams_refused_total", ())] == 1
+        assert during[("mjpeg_server_frames_sent_total", front)] >= len(frames)
+        assert during[("mjpeg_server_frames_captured_total", front)] >= len(frames)
+        assert during[("mjpeg_server_camera_opens_total", front)] == 1
+        assert during[("mjpeg_server_camera_failures_total", front)] == 0
+        assert during[("mjpeg_server_camera_state", camera("front", state="streaming"))] == 1
+        assert during[("mjpeg_server_fps_configured", front)] == 20
+        assert during[("mjpeg_server_fps", front)] > 0
+        assert during[("mjpeg_server_frames_captured_total", camera("back"))] == 0
+        # The scrape agrees with /status: one source for both.
+        status = server.camera_status("front")
+        after = scrape(server)
+        assert after[("mjpeg_server_frames_sent_total", front)] >= status["frames_sent"]  # type: ignore[operator]
+        wait_until(
+            lambda: scrape(server)[("mjpeg_server_viewers", front)] == 0,
+            LIVENESS,
+            message="viewer never left",
+        )
+
+
+def test_metrics_need_credentials_and_count_auth_failures() -> None:
+    with ServerProcess("--token", TOKEN) as server:
+        assert requests.get(server.url("/metrics"), timeout=LIVENESS).status_code == 401
+        for _ in range(3):
+            wrong = requests.get(
+                server.url("/status"), headers={"Authorization": "Bearer nope"}, timeout=LIVENESS
+            )
+            assert wrong.status_code == 401
+        samples = scrape(server, Authorization=f"Bearer {TOKEN}")
+        assert samples[("mjpeg_server_auth_failures_total", ())] == 3
+        assert samples[("mjpeg_server_auth_lockouts_total", ())] == 0
+
+
+def test_prometheus_client_is_imported_on_the_first_scrape_only() -> None:
+    code = (
+        "import sys\n"
+        "from mjpeg_server import create_app\n"
+        "app = create_app()\n"
+        "client = app.test_client()\n"
+        "assert client.get('/status').status_code == 200\n"
+        "print('prometheus_client' in sys.modules)\n"
+        "assert client.get('/metrics').status_code == 200\n"
+        "print('prometheus_client' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
