@@ -113,18 +113,29 @@ def test_seconds_bounds_the_reading(
 
 
 @pytest.mark.parametrize(
-    ("path", "message"),
+    ("path", "message", "said"),
     [
-        ("/missing", "answered HTTP 404 NOT FOUND"),
-        ("/text", "is not a multipart stream: expected a multipart Content-Type"),
+        ("/missing", "answered HTTP 404 NOT FOUND", "HTTP         404 NOT FOUND"),
+        (
+            "/text",
+            "is not a multipart stream: expected a multipart Content-Type",
+            "Content-Type text/plain",
+        ),
     ],
 )
 def test_errors_before_the_stream(
-    server: WSGIStreamServer, capsys: pytest.CaptureFixture[str], path: str, message: str
+    server: WSGIStreamServer,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    message: str,
+    said: str,
 ) -> None:
     assert run(server.url(path)) == 1
     out, err = capsys.readouterr()
-    assert out == ""
+    # The report is printed all the same, with what the server said.
+    assert out.startswith(f"URL          {server.url(path)}\n")
+    assert said in out.splitlines()
+    assert "frames       0 in 0.00 s" in out
     assert err.startswith("mjpeg-server probe: error: ")
     assert message in err
     assert err.count("\n") == 1

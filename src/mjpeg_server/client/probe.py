@@ -27,7 +27,7 @@ from typing import Any
 from ..stats import percentile
 from ..wire.jpeg import is_complete_jpeg, jpeg_size
 from ..wire.multipart import DEVIATIONS, ProtocolError
-from .stream import ReceivedFrame, StreamError, open_stream
+from .stream import HTTPStatusError, NotMultipartError, ReceivedFrame, StreamError, open_stream
 
 __all__ = ["Report", "add_arguments", "probe", "run"]
 
@@ -125,9 +125,9 @@ class Report:
             fps += f" (X-Timestamp: {data['capture_fps']} fps)"
         lines = [
             ("URL", data["url"]),
-            ("HTTP", data["status"]),
-            ("Content-Type", data["content_type"]),
-            ("boundary", data["boundary"]),
+            ("HTTP", data["status"] or "-"),
+            ("Content-Type", data["content_type"] or "-"),
+            ("boundary", data["boundary"] or "-"),
             ("frames", f"{data['frames']} in {data['seconds']:.2f} s, {fps}"),
             (
                 "frame size",
@@ -160,7 +160,7 @@ def probe(url: str, *, seconds: float, timeout: float, save: Path | None = None)
     """Read ``url`` for ``seconds`` (or to its end) and report; errors go in ``error``.
 
     An error before any frame (cannot connect, HTTP error, not multipart) leaves
-    the report empty but for the error.
+    the report empty but for the error and what the server said (status, Content-Type).
     """
     report = Report(url)
     if save is not None:
@@ -182,6 +182,11 @@ def probe(url: str, *, seconds: float, timeout: float, save: Path | None = None)
                 report.deviations = stream.deviations
     except (StreamError, ProtocolError) as exc:
         report.error = str(exc)
+        # What the server said before the stream failed belongs in the report too.
+        if isinstance(exc, HTTPStatusError):
+            report.status = f"{exc.status_code} {exc.reason}".rstrip()
+        elif isinstance(exc, NotMultipartError):
+            report.content_type = exc.content_type
     return report
 
 
@@ -190,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     report = probe(args.url, seconds=args.seconds, timeout=args.timeout, save=args.save)
     if args.json:
         print(json.dumps(report.summary(), indent=2))
-    elif report.status:
+    else:
         print(report.text())
     if report.error is not None:
         print(f"mjpeg-server probe: error: {report.error}", file=sys.stderr)

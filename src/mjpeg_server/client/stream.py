@@ -212,7 +212,10 @@ def open_stream(
             try:
                 parser = MultipartParser.from_content_type(content_type, strict=strict)
             except ProtocolError as exc:
-                raise NotMultipartError(url, content_type, str(exc)) from exc
+                if strict or content_type.lower().startswith("multipart/"):
+                    raise NotMultipartError(url, content_type, str(exc)) from exc
+                parser, head = _parser_from_first_line(url, response, content_type, exc)
+                parser.feed(head)  # not empty: b"" would mean the end of the stream
         except BaseException:
             response.close()
             raise
@@ -223,6 +226,29 @@ def open_stream(
     return MJPEGStream(
         url, response, parser, timeout=timeout, chunk_size=chunk_size, own_session=own_session
     )
+
+
+#: How far to look for the first line of a body whose Content-Type is not
+#: multipart: a delimiter line is at most "--", 256 characters and CRLF.
+_FIRST_LINE_LIMIT = 512
+
+
+def _parser_from_first_line(
+    url: str, response: requests.Response, content_type: str, error: ProtocolError
+) -> tuple[MultipartParser, bytes]:
+    """A parser for a non-multipart response whose body starts with a delimiter
+    line (ffmpeg's ``-f mpjpeg`` server), and the bytes read to find it; else
+    :class:`NotMultipartError` with the Content-Type's own complaint."""
+    head = b""
+    try:
+        while b"\n" not in head and len(head) < _FIRST_LINE_LIMIT:
+            chunk: bytes = response.raw.read1(_FIRST_LINE_LIMIT - len(head))
+            if not chunk:
+                break
+            head += chunk
+        return MultipartParser.from_first_line(head), head
+    except (ProtocolError, urllib3.exceptions.HTTPError, OSError):
+        raise NotMultipartError(url, content_type, str(error)) from error
 
 
 def iter_frames(

@@ -282,6 +282,8 @@ DEVIATIONS: Final[Mapping[str, str]] = MappingProxyType(
         "dashes-in-header-boundary": "the Content-Type boundary includes the body's leading '--'",
         "quoted-boundary": "the Content-Type boundary parameter is quoted (legal)",
         "no-close-delimiter": "the stream ended without the close delimiter '--boundary--'",
+        "content-type-not-multipart": "Content-Type is not multipart/*; the body's first line "
+        "gave the boundary (ffmpeg -f mpjpeg sends application/octet-stream)",
     }
 )
 
@@ -402,6 +404,10 @@ _PARAM_RE = re.compile(r';\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
 _QUOTED_PAIR_RE = re.compile(r"\\(.)")
 # A tolerant parser takes boundaries longer than RFC 2046's 70 characters, up to this.
 _MAX_TOLERANT_BOUNDARY = 256
+#: A body's first line when it is a delimiter: "--", the boundary, a line break.
+_FIRST_DELIMITER_RE = re.compile(
+    rb"--([!-~][ -~]{0,%d}?)[ \t]*\r?\n" % (_MAX_TOLERANT_BOUNDARY - 1)
+)
 
 
 def _parse_content_type(value: str) -> tuple[str, bool]:
@@ -573,6 +579,33 @@ class MultipartParser:
         )
         if quoted:
             parser._deviate("quoted-boundary", 0)
+        return parser
+
+    @classmethod
+    def from_first_line(
+        cls,
+        line: bytes,
+        *,
+        strict: bool = False,
+        max_header_bytes: int = 16384,
+        max_part_bytes: int = 32 * 1024 * 1024,
+    ) -> MultipartParser:
+        """A parser for a body whose Content-Type is not multipart but whose
+        first line is a delimiter (``--ffmpeg`` CRLF: ffmpeg's mpjpeg muxer says
+        ``application/octet-stream``). Records ``content-type-not-multipart``;
+        strict mode refuses it. ``line`` is the body's first line (or more);
+        feed the parser the body from its start, that line included.
+        """
+        match = _FIRST_DELIMITER_RE.match(line)
+        if match is None:
+            raise ProtocolError(f"the body does not start with a boundary line: {line[:24]!r}")
+        parser = cls(
+            match[1].decode("latin-1"),
+            strict=strict,
+            max_header_bytes=max_header_bytes,
+            max_part_bytes=max_part_bytes,
+        )
+        parser._deviate("content-type-not-multipart", 0)
         return parser
 
     @property
