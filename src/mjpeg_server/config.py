@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .cameras import CameraSpec
+from .cameras import CameraDefaults, CameraSpec
 
 __all__ = ["CameraConfig", "ConfigError", "Settings", "parse_camera_arg"]
 
@@ -118,3 +118,9 @@ class Settings:
     @property
     def default_camera(self) -> str:
         return self.cameras[0].name
+
+    @property
+    def camera_defaults(self) -> CameraDefaults:
+        """What every camera gets unless its spec says otherwise (at start-up and when
+        a camera is rebuilt with changed controls)."""
+        return CameraDefaults(fps=self.fps)

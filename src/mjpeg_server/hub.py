@@ -21,7 +21,12 @@ Goals, each one a failure of the classic Flask streaming recipe (field notes §1
   reopens the camera with capped exponential backoff; subscribers stay
   subscribed and resume with the next frame; the error stays visible in
   :meth:`CaptureHub.status` (F1, F9);
-* daemon threads and :meth:`CaptureHub.close` (F11).
+* daemon threads and :meth:`CaptureHub.close` (F11);
+* :meth:`CaptureHub.reconfigure` changes the camera's settings under running
+  streams: the capture thread applies a live change between two frames, or
+  closes the camera and opens it with the new settings (rolling back if they
+  cannot open); subscribers stay subscribed throughout, and the frames the
+  camera could not deliver during a reopen show as a gap in the sequence numbers.
 
 Cost per frame: one encode (a copy of the JPEG), one lock round trip and a
 ``notify_all`` that wakes each waiting subscriber once.
@@ -56,6 +61,7 @@ __all__ = [
     "HubState",
     "HubStatus",
     "Part",
+    "Reconfiguration",
     "Subscription",
 ]
 
@@ -109,6 +115,21 @@ class Part:
     def wire(self, layout: Layout) -> bytes:
         """The part's bytes in ``layout``."""
         return self.advance_data if layout is Layout.ADVANCE_HEADERS else self.data
+
+
+@dataclass
+class Reconfiguration:
+    """A request to run the hub's camera with new settings, and what became of it."""
+
+    camera: Camera
+    #: Set once the change took effect, was refused, or the hub closed.
+    done: threading.Event = field(default_factory=threading.Event)
+    #: True: the camera was closed and reopened (a gap in the stream); False: applied live
+    #: or while the camera was closed.
+    reopened: bool = False
+    #: Why the new settings could not be used (the old camera runs on).
+    error: BaseException | None = None
+    previous: Camera | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -288,6 +309,11 @@ class CaptureHub:
         self._failures = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
+        # A change asked for, not yet picked up by the capture thread; then the one
+        # being opened (its first open decides whether it stays).
+        self._pending: Reconfiguration | None = None
+        self._reopening: Reconfiguration | None = None
+        self._last_published_at: float | None = None
 
     # -- subscribers -------------------------------------------------------
 
@@ -375,14 +401,19 @@ class CaptureHub:
         backoff = self.settings.backoff_initial
         while True:
             with self._lock:
+                # The camera is closed here: a pending change is simply a swap.
+                self._swap_camera_locked()
                 if self._should_stop_locked():
                     # Decided under the lock that subscribe() takes: a subscriber
                     # either sees this thread still registered (and is served by
                     # the next turn of this loop) or sees None and starts a new one.
                     self._thread = None
                     self._latest = None
+                    # Nobody watched the pause: the next session's numbering just continues.
+                    self._last_published_at = None
                     self._frame_times.clear()
                     self._state = HubState.CLOSED if self._closed else HubState.IDLE
+                    self._finish_reopening_locked(None)
                     self._cond.notify_all()
                     return
                 if self._state is not HubState.ERROR:
@@ -403,14 +434,20 @@ class CaptureHub:
             backoff = min(backoff * 2, self.settings.backoff_max)
 
     def _capture_session(self) -> BaseException | None:
-        """Open the camera and publish its frames until told to stop (→ None) or it
-        fails (→ the error)."""
+        """Open the camera and publish its frames until told to stop or to reopen with
+        new settings (→ None) or it fails (→ the error)."""
         try:
             self.camera.open()
         except Exception as error:  # any backend failure must not kill the thread
+            with self._lock:
+                if self._reopening is not None:
+                    # The new settings do not open: back to the ones that did.
+                    self._roll_back_locked(error)
+                    return None
             return error
         with self._lock:
             self._opens += 1
+            self._finish_reopening_locked(None)
         log.info("camera %r opened: %s", self.name, self.camera.description)
         seq_offset: int | None = None
         last_frame_at = self.clock()
@@ -419,6 +456,9 @@ class CaptureHub:
                 with self._lock:
                     if self._should_stop_locked():
                         return None
+                    request, self._pending = self._pending, None
+                if request is not None and not self._apply_live(request):
+                    return None  # closed by the finally below; _run opens the new camera
                 frame = self.camera.read(min(_POLL_INTERVAL, self.settings.stall_timeout))
                 now = self.clock()
                 if frame is None:
@@ -428,13 +468,74 @@ class CaptureHub:
                     continue
                 last_frame_at = now
                 if seq_offset is None:
-                    # Continue the stream's numbering across reopens.
-                    seq_offset = self._last_seq + 1 - frame.seq
+                    # Continue the stream's numbering across reopens, counting the
+                    # frames the camera would have delivered meanwhile: a gap, as
+                    # for frames dropped by the camera itself.
+                    seq_offset = self._last_seq + 1 + self._missed_frames(now) - frame.seq
                 self._publish(frame, frame.seq + seq_offset, now)
         except Exception as error:
             return error
         finally:
             self._close_camera()
+
+    def _missed_frames(self, now: float) -> int:
+        last = self._last_published_at
+        if last is None:
+            return 0
+        return max(0, round((now - last) * self.camera.fps) - 1)
+
+    # -- reconfiguration (capture thread side) -------------------------------
+
+    def _apply_live(self, request: Reconfiguration) -> bool:
+        """Try ``request`` on the open camera; False if it needs a reopen (queued for _run)."""
+        try:
+            live = self.camera.adopt(request.camera)
+        except Exception as error:  # a backend refusing a value it accepted in its spec
+            with self._lock:
+                request.error = error
+                request.done.set()
+            return True
+        with self._lock:
+            if live:
+                log.info("camera %r: settings changed live", self.name)
+                request.done.set()
+                return True
+            if self._pending is None:
+                self._pending = request  # swapped in by _run once the camera is closed
+            else:
+                request.done.set()  # a newer change came meanwhile: that one is applied
+            return False
+
+    def _swap_camera_locked(self) -> None:
+        request, self._pending = self._pending, None
+        if request is None:
+            return
+        request.previous = self.camera
+        self.camera = request.camera
+        if self._thread is None or self._should_stop_locked():
+            request.done.set()  # nothing to open now: the next viewer opens it
+        else:
+            request.reopened = True
+            self._reopening = request
+            log.info("camera %r: reopening with new settings", self.name)
+
+    def _finish_reopening_locked(self, error: BaseException | None) -> None:
+        request, self._reopening = self._reopening, None
+        if request is not None:
+            request.error = error
+            request.done.set()
+
+    def _roll_back_locked(self, error: BaseException) -> None:
+        request = self._reopening
+        assert request is not None
+        assert request.previous is not None
+        log.warning(
+            "camera %r: the new settings failed to open (%s); back to the previous ones",
+            self.name,
+            error,
+        )
+        self.camera = request.previous
+        self._finish_reopening_locked(error)
 
     def _close_camera(self) -> None:
         try:
@@ -459,12 +560,39 @@ class CaptureHub:
                 published_at=now,
             )
             self._last_seq = seq
+            self._last_published_at = now
             self._frames_captured += 1
             self._frame_times.append(now)
             self._resolution = size or self._resolution
             self._state = HubState.STREAMING
             self._cond.notify_all()
         self._notify_listeners()
+
+    # -- reconfiguration -----------------------------------------------------
+
+    def reconfigure(self, camera: Camera, timeout: float | None = None) -> Reconfiguration:
+        """Run with ``camera`` (the same camera built from changed settings) from now on.
+
+        Subscribers stay subscribed. While the camera is open, the capture thread
+        first offers the change to it (:meth:`Camera.adopt`: applied between two
+        frames); otherwise it closes the camera and opens ``camera``, and if that
+        fails the previous settings are reopened and the error is reported. While
+        it is closed, ``camera`` simply replaces it. Waits up to ``timeout`` for
+        the outcome (``done`` is not set if it took longer; it still happens).
+        A newer request replaces one not yet picked up.
+        """
+        request = Reconfiguration(camera)
+        with self._lock:
+            if self._closed:
+                raise HubClosed(self.name)
+            replaced, self._pending = self._pending, request
+            if replaced is not None:
+                replaced.done.set()
+            if self._thread is None:
+                self._swap_camera_locked()  # idle: nobody holds the camera
+            self._cond.notify_all()  # wakes a capture thread waiting out a backoff
+        request.done.wait(timeout)
+        return request
 
     # -- status and shutdown -----------------------------------------------
 
@@ -519,6 +647,9 @@ class CaptureHub:
         with self._lock:
             self._closed = True
             thread = self._thread
+            for request in (self._pending, self._reopening):
+                if request is not None:
+                    request.done.set()
             self._cond.notify_all()
         self._notify_listeners()
         if thread is not None and thread is not threading.current_thread():

@@ -9,9 +9,14 @@ library the backend wraps.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, ClassVar, Self
+
+if TYPE_CHECKING:
+    from .controls import Control
+    from .spec import CameraSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,13 @@ class Camera(abc.ABC):
 
     #: Frame rate the backend was asked for (frames per second).
     fps: float
+    #: The camera's name where the server serves it (``/cameras/<name>/``, ``{camera}``
+    #: in an overlay); set by :func:`~.registry.create_camera`.
+    name: str = "camera"
+    #: The spec it was built from (``None`` for one built by hand); set by ``create_camera``.
+    spec: CameraSpec | None = None
+    #: Spec options this backend can change while it is open (see :meth:`adopt`).
+    live_options: ClassVar[frozenset[str]] = frozenset()
 
     @property
     @abc.abstractmethod
@@ -76,6 +88,39 @@ class Camera(abc.ABC):
     def close(self) -> None:
         """Stop capturing and release the device. Idempotent; never raises for a camera
         that is already gone."""
+
+    def controls(self) -> Sequence[Control]:
+        """What a user may change (``GET /controls``), with current values. The names
+        are spec options; a change is made by building a new camera from the changed
+        spec and handing it to :meth:`adopt` (or reopening with it)."""
+        return ()
+
+    def adopt(self, new: Camera) -> bool:
+        """Take over ``new``'s settings while open, if only :attr:`live_options` differ.
+
+        Called on the hub's capture thread (the only caller of the camera). Returns
+        False when the change needs a reopen: the hub then closes this camera and
+        opens ``new`` instead.
+        """
+        if type(new) is not type(self) or self.spec is None or new.spec is None:
+            return False
+        old, changed = self.spec, new.spec
+        if (old.kind, old.target) != (changed.kind, changed.target):
+            return False
+        keys = {
+            key
+            for key in set(old.options) | set(changed.options)
+            if old.options.get(key) != changed.options.get(key)
+        }
+        if not keys <= self.live_options:
+            return False
+        self._adopt(new, keys)
+        self.spec = new.spec
+        return True
+
+    def _adopt(self, new: Camera, changed: set[str]) -> None:
+        """Apply ``new``'s values of the ``changed`` live options (backends override)."""
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         self.open()

@@ -25,11 +25,18 @@ Fault injection for tests, as spec options (``emulated?fail_after=30``):
 ``fail_opens``  the first N calls to ``open()`` raise :class:`CameraNotFound`
 ``lock``        path of a lock file held exclusively while open
 ==============  ==============================================================
+
+Picture options: ``size=WxH`` and ``quality=Q`` re-encode the frames (once,
+when the camera opens: no per-frame cost), and the picture package's
+``rotate``, ``hflip``, ``vflip``, ``overlay`` and ``overlay_position`` are done
+in software on each frame, as for any backend that cannot do them itself.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib
+import io
 import os
 import re
 import threading
@@ -37,10 +44,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..wire.jpeg import is_complete_jpeg
+from ..picture import PictureSettings
+from ..picture.settings import OVERLAY_HINT, picture_controls
+from ..wire.jpeg import is_complete_jpeg, jpeg_size
 from ._handoff import BUFFERED_FRAMES
-from .base import Camera, CameraBusy, CameraFailed, CameraNotFound, Frame
+from ._picture import SoftwarePicture
+from .base import CameraBusy, CameraFailed, CameraNotFound, Frame
+from .controls import Control
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
+
+#: Largest ``size`` the emulated camera scales its frames to.
+MAX_SIZE = (4096, 4096)
+DEFAULT_QUALITY = 85
 
 
 def bundled_frames_dir() -> Path:
@@ -73,7 +88,26 @@ def load_frames(folder: Path) -> list[bytes]:
     return frames
 
 
-class EmulatedCamera(Camera):
+def reencode(frames: Sequence[bytes], size: tuple[int, int] | None, quality: int) -> list[bytes]:
+    """``frames`` scaled to ``size`` (if given) and encoded at ``quality``, with Pillow."""
+    image_module = importlib.import_module("PIL.Image")
+    out = []
+    for data in frames:
+        with image_module.open(io.BytesIO(data)) as image:
+            picture = image.convert("RGB")
+            if size is not None and picture.size != size:
+                picture = picture.resize(size, image_module.Resampling.BILINEAR)
+            buffer = io.BytesIO()
+            picture.save(buffer, "JPEG", quality=quality)
+            out.append(buffer.getvalue())
+    return out
+
+
+def _frame_size(jpeg: bytes) -> tuple[int, int]:
+    return jpeg_size(jpeg) or (0, 0)
+
+
+class EmulatedCamera(SoftwarePicture):
     """Cycles ``frames`` at ``fps``. See the module docstring for the fault options."""
 
     def __init__(
@@ -88,6 +122,9 @@ class EmulatedCamera(Camera):
         stall_after: int | None = None,
         fail_opens: int = 0,
         lock_path: Path | None = None,
+        size: tuple[int, int] | None = None,
+        quality: int | None = None,
+        picture: PictureSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -95,7 +132,12 @@ class EmulatedCamera(Camera):
             raise ValueError("an emulated camera needs at least one frame")
         if not fps > 0:
             raise ValueError(f"fps must be positive, not {fps}")
-        self.frames = list(frames)
+        self.source_frames = list(frames)
+        self.frames = self.source_frames
+        #: Scale the frames to this size / encode them at this quality (None: as they are).
+        self.size = size
+        self.quality = quality
+        self.picture = picture or PictureSettings()
         self.fps = fps
         self.source = source
         self.open_delay = open_delay
@@ -133,7 +175,21 @@ class EmulatedCamera(Camera):
             "fail_opens": options.integer("fail_opens", 0) or 0,
         }
         lock = options.text("lock")
+        size = options.size("size", None)
+        quality = options.integer("quality", None, minimum=1)
+        picture = PictureSettings.take(options, spec)
         options.finish()
+        if quality is not None and quality > 100:
+            raise SpecError(f"camera {spec}: option quality must be 1-100")
+        if size is not None and (size[0] > MAX_SIZE[0] or size[1] > MAX_SIZE[1]):
+            raise SpecError(f"camera {spec}: option size must be at most 4096x4096")
+        if size is not None or quality is not None:
+            try:
+                importlib.import_module("PIL.Image")
+            except ImportError:
+                raise SpecError(
+                    f"camera {spec}: size and quality need Pillow: {OVERLAY_HINT}"
+                ) from None
         folder = Path(spec.target).expanduser() if spec.target else bundled_frames_dir()
         try:
             frames = load_frames(folder)
@@ -144,12 +200,42 @@ class EmulatedCamera(Camera):
             fps=fps,
             source=str(folder) if spec.target else "bundled frames",
             lock_path=Path(lock) if lock else None,
+            size=size,
+            quality=quality,
+            picture=picture,
             **camera_kwargs,  # type: ignore[arg-type]
         )
 
     @property
     def description(self) -> str:
         return f"emulated ({len(self.frames)} frames from {self.source})"
+
+    @property
+    def picture_quality(self) -> int:
+        return self.quality or DEFAULT_QUALITY
+
+    def controls(self) -> list[Control]:
+        width, height = self.size or _frame_size(self.source_frames[0])
+        return [
+            Control("fps", "number", self.fps, minimum=0, default=30.0),
+            Control(
+                "size",
+                "size",
+                f"{width}x{height}",
+                maximum=MAX_SIZE[0],
+                description="frames scaled to this size",
+            ),
+            Control(
+                "quality",
+                "int",
+                self.quality or DEFAULT_QUALITY,
+                minimum=1,
+                maximum=100,
+                default=DEFAULT_QUALITY,
+                description="JPEG quality (frames re-encoded)",
+            ),
+            *picture_controls(self.picture, live=True),
+        ]
 
     def open(self) -> None:
         if not self._closed.is_set():
@@ -161,6 +247,11 @@ class EmulatedCamera(Camera):
             self._lock_fd = self._acquire_lock(self.lock_path)
         # Sleeping is the point: the option emulates a slow device.
         time.sleep(self.open_delay)
+        if (
+            self.size is not None or self.quality is not None
+        ) and self.frames is self.source_frames:
+            self.frames = reencode(self.source_frames, self.size, self.picture_quality)
+        self._start_picture()
         self.opens += 1
         self._start = self._clock()
         self._wall_start = self._wall_clock()
@@ -208,10 +299,12 @@ class EmulatedCamera(Camera):
         seq = self._next_seq
         self._next_seq += 1
         self._delivered += 1
-        return Frame(
-            jpeg=self.frames[seq % len(self.frames)],
-            timestamp=self._wall_start + seq * self._period,
-            seq=seq,
+        return self._picture(
+            Frame(
+                jpeg=self.frames[seq % len(self.frames)],
+                timestamp=self._wall_start + seq * self._period,
+                seq=seq,
+            )
         )
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """Cameras, video files and network streams through OpenCV (the ``opencv`` extra).
 
-Spec: ``opencv:TARGET[?size=WxH&quality=Q&fps=F]`` where ``TARGET`` is a V4L2
+Spec: ``opencv:TARGET[?size=WxH&quality=Q&fps=F&...]`` where ``TARGET`` is a V4L2
 device index (``opencv:0`` = ``/dev/video0``), a video file
 (``opencv:/srv/clip.mp4``) or a URL OpenCV's FFmpeg can open
 (``opencv:rtsp://cam.local/live``; a URL whose own query has a ``?`` cannot
@@ -17,6 +17,11 @@ long as the device or the network likes, so it runs in the backend's own
 reader thread and :meth:`OpenCVCamera.read` waits on it with a timeout; a
 ``False`` from ``cap.read()`` (device unplugged, stream gone, end of a file)
 is :class:`CameraFailed`, never a silent empty frame (failure mode F1).
+
+Picture options (``rotate``, ``hflip``, ``vflip``, ``overlay``): a frame
+OpenCV encodes is turned and drawn on as pixels, before ``imencode`` (no
+extra decode); a device's own JPEG goes through the picture pipeline
+(lossless turn, decode-draw-encode for an overlay).
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..picture import PictureSettings
+from ..picture.settings import picture_controls
 from ..wire.jpeg import SOI
 from ._handoff import LatestFrames
-from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
+from ._picture import SoftwarePicture
+from .base import CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
+from .controls import Control
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = ["OpenCVCamera", "as_jpeg"]
@@ -50,12 +59,16 @@ def _import_cv2() -> Any:
         raise CameraError(f"OpenCV cannot be imported ({error}): {INSTALL_HINT}") from None
 
 
+def is_raw_jpeg(image: Any) -> bool:
+    """True for a device's own MJPEG frame: one row of bytes starting with SOI."""
+    one_row = image.ndim == 1 or (image.ndim == 2 and image.shape[0] == 1)
+    return bool(one_row and image.dtype.itemsize == 1 and bytes(image.flat[:2]) == SOI)
+
+
 def as_jpeg(cv2: Any, image: Any, quality: int) -> bytes:
     """A JPEG for ``image``: its own bytes if it already is one (raw MJPEG from a
     device), else ``cv2.imencode``'s."""
-    # Raw MJPEG comes as one row of bytes; a picture has rows of pixels.
-    one_row = image.ndim == 1 or (image.ndim == 2 and image.shape[0] == 1)
-    if one_row and image.dtype.itemsize == 1 and bytes(image.flat[:2]) == SOI:
+    if is_raw_jpeg(image):
         return bytes(image.tobytes())
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
@@ -63,7 +76,7 @@ def as_jpeg(cv2: Any, image: Any, quality: int) -> bytes:
     return bytes(encoded)
 
 
-class OpenCVCamera(Camera):
+class OpenCVCamera(SoftwarePicture):
     """A ``cv2.VideoCapture`` read by its own thread. See the module docstring."""
 
     def __init__(
@@ -73,11 +86,13 @@ class OpenCVCamera(Camera):
         fps: float = 30.0,
         size: tuple[int, int] | None = None,
         quality: int = 85,
+        picture: PictureSettings | None = None,
     ) -> None:
         self.target = target
         self.fps = fps
         self.size = size
         self.quality = quality
+        self.picture = picture or PictureSettings()
         self._cv2 = _import_cv2()
         self._handoff = LatestFrames()
         self._stop: threading.Event | None = None
@@ -89,6 +104,7 @@ class OpenCVCamera(Camera):
         fps = options.number("fps", defaults.fps)
         size = options.size("size", None)
         quality = options.integer("quality", 85, minimum=1)
+        picture = PictureSettings.take(options, spec)
         options.finish()
         if fps <= 0:
             raise SpecError(f"camera {spec}: fps must be positive")
@@ -99,7 +115,7 @@ class OpenCVCamera(Camera):
         target: int | str = int(spec.target) if spec.target.isdigit() else spec.target
         if isinstance(target, str) and "://" not in target and not Path(target).is_file():
             raise SpecError(f"camera {spec}: no such video file {target!r}")
-        return cls(target, fps=fps, size=size, quality=quality)
+        return cls(target, fps=fps, size=size, quality=quality, picture=picture)
 
     @property
     def is_device(self) -> bool:
@@ -113,6 +129,27 @@ class OpenCVCamera(Camera):
     def description(self) -> str:
         what = f"/dev/video{self.target}" if self.is_device else str(self.target)
         return f"opencv {what}"
+
+    @property
+    def picture_quality(self) -> int:
+        return self.quality
+
+    def controls(self) -> list[Control]:
+        size = f"{self.size[0]}x{self.size[1]}" if self.size else ""
+        return [
+            Control("fps", "number", self.fps, minimum=0, default=30.0),
+            Control("size", "size", size, default="", description="empty: the source's own"),
+            Control(
+                "quality",
+                "int",
+                self.quality,
+                minimum=1,
+                maximum=100,
+                default=85,
+                description="JPEG quality of frames OpenCV encodes",
+            ),
+            *picture_controls(self.picture, live=True),
+        ]
 
     def open(self) -> None:
         if self._reader is not None:
@@ -133,6 +170,7 @@ class OpenCVCamera(Camera):
         if self.is_device:
             self._configure_device(capture)
         self._handoff.clear()
+        self._start_picture()
         stop = threading.Event()
         self._stop = stop
         self._reader = threading.Thread(
@@ -154,8 +192,7 @@ class OpenCVCamera(Camera):
         capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
 
     def _read_frames(self, capture: Any, stop: threading.Event) -> None:
-        """The reader thread: read, make JPEG, pace (files only), hand over."""
-        cv2 = self._cv2
+        """The reader thread: read, pace (files only), make the frame, hand it over."""
         period = 1.0 / self.fps
         due = time.monotonic()
         seq = 0
@@ -166,16 +203,15 @@ class OpenCVCamera(Camera):
                     end = "reached the end" if self.is_file else "delivered no frame"
                     self._handoff.fail(CameraFailed(f"{self.description} {end}"))
                     return
-                if self.size is not None and not self.is_device:
-                    image = cv2.resize(image, self.size)
-                jpeg = as_jpeg(cv2, image, self.quality)
                 if self.is_file:
                     # A file plays at fps; after a hiccup it resumes, never bursts.
                     due = max(due, time.monotonic() - period)
                     if stop.wait(due - time.monotonic()):
                         return
                     due += period
-                self._handoff.put(Frame(jpeg=jpeg, timestamp=time.time(), seq=seq))
+                frame = self._make_frame(image, time.time(), seq)
+                if frame is not None:
+                    self._handoff.put(frame)
                 seq += 1
         except CameraError as error:
             self._handoff.fail(error)
@@ -183,6 +219,18 @@ class OpenCVCamera(Camera):
             self._handoff.fail(CameraFailed(f"{self.description}: {error}"))
         finally:
             capture.release()
+
+    def _make_frame(self, image: Any, timestamp: float, seq: int) -> Frame | None:
+        """The frame for one picture: scaled (files, streams), turned and drawn on before
+        it is encoded, or a device's own JPEG through the picture pipeline."""
+        if is_raw_jpeg(image):
+            return self._picture(Frame(jpeg=bytes(image.tobytes()), timestamp=timestamp, seq=seq))
+        if self.size is not None and not self.is_device:  # a device was asked for its size
+            image = self._cv2.resize(image, self.size)
+        pipeline = self._pipeline
+        if pipeline is not None:
+            image = pipeline.process_pixels(image, timestamp)
+        return Frame(jpeg=as_jpeg(self._cv2, image, self.quality), timestamp=timestamp, seq=seq)
 
     def read(self, timeout: float) -> Frame | None:
         if self._reader is None:

@@ -28,11 +28,16 @@ class _BackendClass(Protocol):
     def from_spec(self, spec: CameraSpec, defaults: CameraDefaults) -> Camera: ...
 
 
-def create_camera(spec: CameraSpec | str, defaults: CameraDefaults | None = None) -> Camera:
-    """Build (not open) the backend for ``spec``. Raises :class:`SpecError` for a bad spec
-    and :class:`CameraError` when the backend's library is missing."""
+def create_camera(
+    spec: CameraSpec | str, defaults: CameraDefaults | None = None, *, name: str = "camera"
+) -> Camera:
+    """Build (not open) the backend for ``spec``, named ``name``. Raises :class:`SpecError`
+    for a bad spec and :class:`CameraError` when the backend's library is missing."""
     if isinstance(spec, str):
         spec = CameraSpec.parse(spec)
     module_name, _, class_name = BACKENDS[spec.kind].partition(":")
     backend = cast(_BackendClass, getattr(importlib.import_module(module_name), class_name))
-    return backend.from_spec(spec, defaults or CameraDefaults())
+    camera = backend.from_spec(spec, defaults or CameraDefaults())
+    camera.name = name
+    camera.spec = spec
+    return camera

@@ -8,6 +8,11 @@ are, not decoded; their ``X-Timestamp`` and ``X-Frame-Seq`` are kept when the
 upstream sends them (so latency measured downstream is end to end), otherwise
 the arrival time and a local counter stand in.
 
+Picture options go in the URL's fragment, which is never sent upstream:
+``http://cam:8080/?action=stream#rotate=90&overlay=%H:%M:%S``. They are done
+in software on the relay's reader thread (a lossless turn; an overlay
+decodes, draws and re-encodes at ``quality``, default 85).
+
 Reading happens on the backend's own thread (the kit's client, which blocks on
 the network) and reaches the hub through the backends' handoff, so a silent
 upstream never blocks the hub beyond its read timeout.
@@ -26,9 +31,13 @@ from ..client.stream import (
     StreamError,
     open_stream,
 )
+from ..picture import PICTURE_OPTIONS, PictureSettings
+from ..picture.settings import picture_controls
 from ._handoff import LatestFrames
+from ._picture import SoftwarePicture
 from .base import Camera, CameraError, CameraFailed, CameraNotFound, Frame
-from .spec import CameraDefaults, CameraSpec, SpecError
+from .controls import Control
+from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = ["RelayCamera"]
 
@@ -39,11 +48,23 @@ UPSTREAM_TIMEOUT = 10.0
 _JOIN_TIMEOUT = 2.0
 
 
-class RelayCamera(Camera):
+class RelayCamera(SoftwarePicture):
     """Frames from an upstream ``multipart/x-mixed-replace`` URL."""
 
-    def __init__(self, url: str, *, fps: float, timeout: float = UPSTREAM_TIMEOUT) -> None:
+    live_options = frozenset({*PICTURE_OPTIONS, "quality"})
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        fps: float,
+        timeout: float = UPSTREAM_TIMEOUT,
+        quality: int = 85,
+        picture: PictureSettings | None = None,
+    ) -> None:
         self.url = url
+        self.quality = quality
+        self.picture = picture or PictureSettings()
         #: The rate the upstream is expected to send; shown in /status only.
         self.fps = fps
         self.timeout = timeout
@@ -53,13 +74,43 @@ class RelayCamera(Camera):
 
     @classmethod
     def from_spec(cls, spec: CameraSpec, defaults: CameraDefaults) -> RelayCamera:
-        if not spec.target or spec.options:
+        if not spec.target:
             raise SpecError(f"camera {spec}: expected a full http:// or https:// URL")
-        return cls(spec.target, fps=defaults.fps)
+        options = SpecOptions(spec)
+        quality = options.integer("quality", 85, minimum=1)
+        picture = PictureSettings.take(options, spec)
+        options.finish()
+        if quality is None or quality > 100:
+            raise SpecError(f"camera {spec}: option quality must be 1-100")
+        return cls(spec.target, fps=defaults.fps, quality=quality, picture=picture)
 
     @property
     def description(self) -> str:
         return f"relay of {self.url}"
+
+    @property
+    def picture_quality(self) -> int:
+        return self.quality
+
+    def _adopt(self, new: Camera, changed: set[str]) -> None:
+        assert isinstance(new, RelayCamera)
+        self.quality = new.quality
+        super()._adopt(new, changed)
+
+    def controls(self) -> list[Control]:
+        return [
+            Control(
+                "quality",
+                "int",
+                self.quality,
+                True,
+                minimum=1,
+                maximum=100,
+                default=85,
+                description="JPEG quality of frames the overlay re-encodes",
+            ),
+            *picture_controls(self.picture, live=True),
+        ]
 
     def open(self) -> None:
         try:
@@ -69,6 +120,7 @@ class RelayCamera(Camera):
         except (HTTPStatusError, NotMultipartError, StreamError) as error:
             raise CameraFailed(f"upstream unusable: {error}") from None
         self._handoff.clear()
+        self._start_picture()
         self._stream = stream
         self._reader = threading.Thread(
             target=self._relay, args=(stream,), name=f"relay {self.url}", daemon=True
@@ -81,13 +133,15 @@ class RelayCamera(Camera):
             for received in stream.frames():
                 timestamp = received.timestamp
                 seq = received.seq
-                self._handoff.put(
+                frame = self._picture(
                     Frame(
                         jpeg=received.jpeg,
                         timestamp=received.received_at if timestamp is None else timestamp,
                         seq=count if seq is None else seq,
                     )
                 )
+                if frame is not None:
+                    self._handoff.put(frame)
                 count += 1
             error: Exception = CameraFailed(f"upstream {self.url} ended its stream")
         except Exception as failure:  # whatever breaks the relay ends this session

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 __all__ = ["KINDS", "CameraDefaults", "CameraSpec", "SpecError", "SpecOptions"]
 
@@ -19,6 +19,16 @@ KINDS = frozenset({"emulated", "picamera2", "opencv", "http"})
 
 _T = TypeVar("_T")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]*")
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 class SpecError(ValueError):
@@ -45,8 +55,10 @@ class CameraSpec:
     def parse(cls, text: str) -> CameraSpec:
         text = text.strip()
         if text.startswith(("http://", "https://")):
-            # A URL is relayed whole, its own query included.
-            return cls(kind="http", target=text, text=text)
+            # A URL is relayed whole, its own query included; our options go in the
+            # fragment (#rotate=90), which a client never sends upstream.
+            url, _, fragment = text.partition("#")
+            return cls(kind="http", target=url, options=_options(fragment, text), text=text)
         body, _, query = text.partition("?")
         kind, has_target, target = body.partition(":")
         if not _KIND_RE.fullmatch(kind):
@@ -54,19 +66,41 @@ class CameraSpec:
         if kind not in KINDS:
             known = ", ".join(sorted(KINDS))
             raise SpecError(f"unknown camera kind {kind!r} in {text!r} (known: {known})")
-        try:
-            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-        except ValueError:
-            raise SpecError(f"invalid options in camera spec {text!r}: use ?key=value&…") from None
-        options: dict[str, str] = {}
-        for key, value in pairs:
-            if key in options:
-                raise SpecError(f"camera spec {text!r} sets option {key!r} twice")
-            options[key] = value
+        options = _options(query, text)
         return cls(kind=kind, target=target if has_target else None, options=options, text=text)
+
+    def with_options(self, changes: Mapping[str, str | None]) -> CameraSpec:
+        """This spec with ``changes`` applied (``None`` removes an option: its default)."""
+        options = dict(self.options)
+        for key, value in changes.items():
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
+        # Percent signs are escaped so that parsing the text gives the same options back.
+        query = urlencode(options, safe=":/{}")
+        if self.kind == "http":
+            text = f"{self.target}#{query}" if query else str(self.target)
+        else:
+            text = self.kind + (f":{self.target}" if self.target is not None else "")
+            text += f"?{query}" if query else ""
+        return CameraSpec(self.kind, self.target, options, text)
 
     def __str__(self) -> str:
         return self.text or self.kind
+
+
+def _options(query: str, text: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise SpecError(f"invalid options in camera spec {text!r}: use ?key=value&…") from None
+    options: dict[str, str] = {}
+    for key, value in pairs:
+        if key in options:
+            raise SpecError(f"camera spec {text!r} sets option {key!r} twice")
+        options[key] = value
+    return options
 
 
 class SpecOptions:
@@ -105,6 +139,26 @@ class SpecOptions:
         if value < minimum:
             raise SpecError(f"camera {self._spec}: option {key} must be >= {minimum}")
         return value
+
+    def boolean(self, key: str, default: bool = False) -> bool:
+        raw = self._take(key)
+        if raw is None:
+            return default
+        value = _BOOLEANS.get(raw.lower())
+        if value is None:
+            raise SpecError(f"camera {self._spec}: option {key}={raw!r} is not 0 or 1")
+        return value
+
+    def choice(self, key: str, choices: tuple[_T, ...], default: _T) -> _T:
+        """One of ``choices`` (compared as text: ``rotate=90`` → ``90``)."""
+        raw = self._take(key)
+        if raw is None:
+            return default
+        for choice in choices:
+            if raw == str(choice):
+                return choice
+        valid = ", ".join(map(str, choices))
+        raise SpecError(f"camera {self._spec}: option {key}={raw!r} is not one of {valid}")
 
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self._take(key)

@@ -45,13 +45,14 @@ from flask import (
 )
 
 from .. import __version__
-from ..cameras import CameraDefaults, create_camera
+from ..cameras import create_camera
 from ..config import Settings
 from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
 from ..wire.frame_headers import encode_frame_headers
 from ..wire.multipart import Layout, PartEncoder
 from . import auth, compat, metrics
 from .bodies import FanoutBody, WsgiBody, http_head
+from .controls import bp as controls_bp
 from .state import EXTENSION, ServerState, StreamSlots
 
 __all__ = ["ServerState", "create_app", "layout_for_user_agent"]
@@ -82,13 +83,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     encoder = PartEncoder(settings.boundary)
     placeholder = _no_signal_jpeg()
-    defaults = CameraDefaults(fps=settings.fps)
+    defaults = settings.camera_defaults
     hub_settings = HubSettings(
         idle_timeout=settings.idle_timeout, stall_timeout=settings.stall_timeout
     )
     hubs = {
         camera.name: CaptureHub(
-            create_camera(camera.spec, defaults),
+            create_camera(camera.spec, defaults, name=camera.name),
             encoder,
             name=camera.name,
             settings=hub_settings,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(bp)
     compat.install(app)
     metrics.install(app)
+    app.register_blueprint(controls_bp)
     return app
 
 
