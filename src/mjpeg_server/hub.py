@@ -468,9 +468,8 @@ class CaptureHub:
                     continue
                 last_frame_at = now
                 if seq_offset is None:
-                    # Continue the stream's numbering across reopens, counting the
-                    # frames the camera would have delivered meanwhile: a gap, as
-                    # for frames dropped by the camera itself.
+                    # Continue the stream's numbering across reopens, with a gap for
+                    # the frames missed meanwhile, as for frames the camera dropped.
                     seq_offset = self._last_seq + 1 + self._missed_frames(now) - frame.seq
                 self._publish(frame, frame.seq + seq_offset, now)
         except Exception as error:
@@ -479,10 +478,13 @@ class CaptureHub:
             self._close_camera()
 
     def _missed_frames(self, now: float) -> int:
+        """Sequence numbers to skip when a session starts: none after an idle pause
+        (nobody watched), else the frames the camera would have delivered while it
+        was away, and at least one, so that a reopen always shows in ``X-Frame-Seq``."""
         last = self._last_published_at
         if last is None:
             return 0
-        return max(0, round((now - last) * self.camera.fps) - 1)
+        return max(1, round((now - last) * self.camera.fps) - 1)
 
     # -- reconfiguration (capture thread side) -------------------------------
 

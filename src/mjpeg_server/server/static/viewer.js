@@ -1,6 +1,6 @@
-// The viewer page's behaviour: status line, pause, full screen, reconnection, and
-// releasing the stream whenever nobody can see it. Plain JavaScript, no build step,
-// no network beyond this server (the Pi may be offline).
+// The viewer page's behaviour: status line, pause, full screen, camera settings,
+// reconnection, and releasing the stream whenever nobody can see it. Plain
+// JavaScript, no build step, no network beyond this server (the Pi may be offline).
 //
 // The page holds at most one stream at a time: browsers allow about six
 // connections per host, and each open tab must leave room for the others.
@@ -291,6 +291,169 @@
     });
     fullscreenButton.hidden = false;
   }
+
+  // -- camera settings (GET/POST /controls) ------------------------------------------
+
+  const settingsToggle = document.getElementById("settings-toggle");
+  const settingsForm = document.getElementById("settings");
+  const settingsFields = document.getElementById("settings-fields");
+  const settingsMessage = document.getElementById("settings-message");
+  const controlsUrl = viewer.dataset.controlsUrl;
+  // The server's description of each control, with the value it has now.
+  let controls = {};
+
+  function inputFor(name, control) {
+    let input;
+    if (control.type === "enum") {
+      input = document.createElement("select");
+      for (const choice of control.choices) {
+        const option = document.createElement("option");
+        option.value = String(choice);
+        option.textContent = String(choice);
+        input.append(option);
+      }
+      input.value = String(control.value);
+    } else if (control.type === "bool") {
+      input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = Boolean(control.value);
+    } else if (control.type === "int" || control.type === "number") {
+      input = document.createElement("input");
+      input.type = "number";
+      if (control.minimum !== undefined) input.min = control.minimum;
+      if (control.maximum !== undefined) input.max = control.maximum;
+      input.step = control.type === "int" ? "1" : "any";
+      input.value = control.value;
+    } else {
+      input = document.createElement("input");
+      input.type = "text";
+      if (control.type === "size") {
+        input.pattern = "\\d+x\\d+";
+        input.placeholder = "WIDTHxHEIGHT";
+      } else if (control.maximum !== undefined) {
+        input.maxLength = control.maximum;
+      }
+      input.value = control.value ?? "";
+    }
+    input.id = `control-${name}`;
+    input.name = name;
+    return input;
+  }
+
+  function valueOf(input, control) {
+    if (control.type === "bool") {
+      return input.checked;
+    }
+    if (control.type === "enum") {
+      const choice = control.choices.find((c) => String(c) === input.value);
+      return choice === undefined ? input.value : choice;
+    }
+    if (control.type === "int" || control.type === "number") {
+      return input.value === "" ? null : Number(input.value);
+    }
+    return input.value;
+  }
+
+  function renderControls(listing) {
+    controls = listing.controls;
+    const rows = [];
+    for (const [name, control] of Object.entries(controls)) {
+      const label = document.createElement("label");
+      label.htmlFor = `control-${name}`;
+      label.textContent = name.replaceAll("_", " ");
+      const input = inputFor(name, control);
+      rows.push(label, input);
+      const hint = [control.description, control.live ? "" : "reopens the camera"]
+        .filter(Boolean)
+        .join("; ");
+      if (hint) {
+        const note = document.createElement("p");
+        note.className = "hint";
+        note.id = `hint-${name}`;
+        note.textContent = hint;
+        input.setAttribute("aria-describedby", note.id);
+        rows.push(note);
+      }
+    }
+    settingsFields.replaceChildren(...rows);
+  }
+
+  function say(text, error = false) {
+    settingsMessage.textContent = text;
+    settingsMessage.classList.toggle("error", error);
+  }
+
+  async function openSettings() {
+    settingsForm.hidden = false;
+    settingsToggle.setAttribute("aria-expanded", "true");
+    say("Loading…");
+    try {
+      const response = await fetch(controlsUrl, { cache: "no-store" });
+      if (!response.ok) {
+        throw new Error(`HTTP ${response.status}`);
+      }
+      renderControls(await response.json());
+      say("");
+      settingsFields.querySelector("input, select")?.focus();
+    } catch (error) {
+      say(`The settings could not be loaded (${error.message}).`, true);
+    }
+  }
+
+  function closeSettings() {
+    settingsForm.hidden = true;
+    settingsToggle.setAttribute("aria-expanded", "false");
+    settingsToggle.focus();
+  }
+
+  settingsToggle.addEventListener("click", () => {
+    if (settingsForm.hidden) {
+      openSettings();
+    } else {
+      closeSettings();
+    }
+  });
+  document.getElementById("settings-close").addEventListener("click", closeSettings);
+  settingsForm.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      closeSettings();
+    }
+  });
+
+  settingsForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    // Only what the user changed: the server keeps the rest (and a reopen
+    // happens only when a control that needs one changed).
+    const changes = {};
+    for (const [name, control] of Object.entries(controls)) {
+      const value = valueOf(settingsForm.elements.namedItem(name), control);
+      if (value !== control.value) {
+        changes[name] = value;
+      }
+    }
+    if (Object.keys(changes).length === 0) {
+      say("Nothing changed.");
+      return;
+    }
+    say("Applying…");
+    try {
+      const response = await fetch(controlsUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(changes),
+      });
+      const body = await response.json();
+      if (!response.ok) {
+        say(body.error ?? `HTTP ${response.status}`, true);
+        return;
+      }
+      renderControls(body);
+      say(body.reopened ? "Applied; the camera reopened." : "Applied.");
+    } catch (error) {
+      say(`The settings could not be applied (${error.message}).`, true);
+    }
+  });
+  settingsToggle.hidden = false;
 
   if (document.visibilityState === "hidden") {
     pageHidden(); // opened in a background tab
