@@ -272,6 +272,7 @@ def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Se
             auth_file=args.auth_file,
             tokens=tuple(args.tokens or ()),
             token_file=args.token_file,
+            config_file=config_path,
         )
     except (ConfigError, SpecError) as error:
         parser.error(str(error))

@@ -87,6 +87,9 @@ class Settings:
     tokens: tuple[str, ...] = ()
     #: A file of more tokens, one per line.
     token_file: str | None = None
+    #: The ``--config`` file the settings came from: runtime control changes of its
+    #: cameras are written back to it (server/controls.py).
+    config_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cameras:

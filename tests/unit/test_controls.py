@@ -4,7 +4,9 @@ process, while a viewer stays connected to the stream."""
 from __future__ import annotations
 
 import threading
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -215,3 +217,40 @@ def test_bad_values_at_start_up_are_one_line_and_exit_2(spec: str, message: str)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert message in lines[0]
+
+
+def test_controls_need_credentials_once_access_control_is_on() -> None:
+    token = "s3cret-token-for-controls"
+    with ServerProcess("--token", token, "--camera", "emulated?fps=10") as server:
+        url = server.url("/controls")
+        assert requests.get(url, timeout=LIVENESS).status_code == 401
+        refused = requests.post(url, json={"rotate": 90}, timeout=LIVENESS)
+        assert refused.status_code == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert (
+            requests.get(url, headers=bearer, timeout=LIVENESS).json()["controls"]["rotate"][
+                "value"
+            ]
+            == 0
+        )  # the refused POST changed nothing
+        allowed = requests.post(url, json={"rotate": 90}, headers=bearer, timeout=LIVENESS)
+        assert allowed.status_code == 200
+        assert allowed.json()["controls"]["rotate"]["value"] == 90
+        assert allowed.json()["saved"] is None  # no --config file
+
+
+def test_changes_are_written_back_to_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "mjpeg-server.toml"
+    config.write_text('[cameras.front]\nspec = "emulated"\nfps = 10\n')
+    with ServerProcess("--config", str(config)) as server:
+        response = post(server, "/controls", {"rotate": 270, "overlay": "%H:%M {camera}"})
+        assert response.status_code == 200
+        assert response.json()["saved"] is True
+        assert post(server, "/controls", {"overlay": None}).json()["saved"] is True
+    saved = tomllib.loads(config.read_text())
+    assert saved["cameras"]["front"] == {"spec": "emulated", "fps": 10, "rotate": "270"}
+    # The next start runs with what was saved.
+    with ServerProcess("--config", str(config)) as again:
+        controls = requests.get(again.url("/controls"), timeout=LIVENESS).json()["controls"]
+        assert controls["rotate"]["value"] == 270
+        assert controls["overlay"]["value"] == ""

@@ -12,6 +12,12 @@ the camera is rebuilt from its spec with the new options (same messages as
 applies it between two frames or reopens the camera; viewers stay connected
 either way (a reopen is a gap in ``X-Frame-Seq``). If the camera cannot open
 with the new settings the previous ones come back and the answer is ``400``.
+Every change is logged; with ``--config FILE`` it is also written back to the
+camera's ``[cameras.NAME]`` table (``"saved"`` in the answer), so it survives
+a restart.
+
+Access: the app-wide check of ``server/auth.py`` (a ``before_request`` hook)
+covers these routes like every other, ``POST`` included.
 
 ``POST`` needs ``Content-Type: application/json``: a cross-site HTML form
 cannot send that without the browser asking first (CORS), so another site
@@ -23,12 +29,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NoReturn
 
 from flask import Blueprint, Response, abort, current_app, jsonify, make_response, request
 
 from ..cameras import Camera, SpecError, create_camera
 from ..cameras.base import CameraError
+from ..config import ConfigError
 from ..hub import CaptureHub, HubClosed
 from .state import ServerState
 
@@ -152,4 +160,21 @@ def apply_changes(hub: CaptureHub, changes: Mapping[str, str | None]) -> dict[st
         **_listing(hub),
         "applied": outcome.done.is_set(),
         "reopened": outcome.reopened,
+        "saved": _save(server, hub.name, changes),
     }
+
+
+def _save(server: ServerState, name: str, changes: Mapping[str, str | None]) -> bool | None:
+    """Write ``changes`` back to the ``--config`` file; ``None`` when there is none."""
+    path = server.settings.config_file
+    if path is None:
+        return None
+    from .. import config_file  # noqa: PLC0415 - only with --config
+
+    try:
+        config_file.update_camera(Path(path), name, changes)
+    except ConfigError as error:
+        log.warning("camera %r: changes not saved: %s", name, error)
+        return False
+    log.info("camera %r: changes saved to %s", name, path)
+    return True
