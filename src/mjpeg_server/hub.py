@@ -455,6 +455,9 @@ class CaptureHub:
             while True:
                 with self._lock:
                     if self._should_stop_locked():
+                        # Told to stop: a viewer arriving during the release gets the
+                        # numbering continued, as after any idle pause (no gap).
+                        self._last_published_at = None
                         return None
                     request, self._pending = self._pending, None
                 if request is not None and not self._apply_live(request):
