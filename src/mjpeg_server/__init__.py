@@ -5,8 +5,8 @@ The data path, one sub-package each::
     cameras/ (backends: open → JPEG frames → close)
       → hub.py (one capture thread per camera, keeps only the newest frame)
       → wire/ (sans-I/O: each frame framed once as a multipart part)
-      → server/ (the Flask app; the fan-out loop writes every stream socket,
-                 or each stream's WSGI thread with --send-path wsgi)
+      → server/ (the Flask app behind the front door, whose one event loop
+                 reads every request and writes every stream socket)
       → viewers;  client/ reads any MJPEG URL (iter_frames, probe, bench)
 
 The public API is re-exported here: :func:`create_app` and :class:`Settings` to

@@ -23,7 +23,7 @@ from .cameras import CameraError, SpecError
 from .config import ConfigError, Settings, parse_camera_arg
 from .server.app import create_app
 from .server.auth import warn_if_exposed
-from .server.serving import bind_listener, serve
+from .server.serving import TlsError, bind_listener, load_tls, serve
 
 __all__ = ["main"]
 
@@ -121,17 +121,28 @@ def _serve_parser() -> _Parser:
     )
     add(
         "--server",
-        choices=("gunicorn", "dev"),
+        choices=("builtin", "dev"),
         default=defaults.server,
-        help="gunicorn (default) or Werkzeug's development server",
+        help="builtin: the front door, one event loop for every connection (default); "
+        "dev: Werkzeug's development server",
     )
     add(
-        "--send-path",
-        choices=("fanout", "wsgi"),
-        default=defaults.send_path,
-        help="how gunicorn writes streams: one fan-out thread for all (default) "
-        "or a thread per stream through the WSGI server",
+        "--header-timeout",
+        type=_positive,
+        default=defaults.header_timeout,
+        metavar="SECONDS",
+        help="close a connection whose request head is not complete this long after it "
+        "opened (default %(default)s)",
     )
+    add(
+        "--send-timeout",
+        type=_positive,
+        default=defaults.send_timeout,
+        metavar="SECONDS",
+        help="end a stream or response whose client took no byte this long (default %(default)s)",
+    )
+    add("--tls-cert", metavar="FILE", help="PEM certificate (chain): serve HTTPS; needs --tls-key")
+    add("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     add(
         "--auth-file",
         metavar="FILE",
@@ -266,7 +277,10 @@ def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Se
             stall_timeout=args.stall_timeout,
             max_clients=args.max_clients,
             server=args.server,
-            send_path=args.send_path,
+            header_timeout=args.header_timeout,
+            send_timeout=args.send_timeout,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             host=args.host,
             port=args.port,
             auth_file=args.auth_file,
@@ -304,6 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mjpeg-server: error: {error}", file=sys.stderr)
         return 2
     try:
+        tls = load_tls(settings)
+    except TlsError as error:
+        print(f"mjpeg-server: error: {error}", file=sys.stderr)
+        return 2
+    try:
         listener = bind_listener(settings.host, settings.port)
     except OSError as error:
         reason = error.strerror or str(error)
@@ -313,5 +332,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     warn_if_exposed(settings, *listener.getsockname()[:2])
-    serve(app, settings, listener)
+    serve(app, settings, listener, tls)
     return 0

@@ -67,20 +67,28 @@ class Settings:
     stall_timeout: float = 5.0
     #: Seconds of camera silence after which the latest frame is sent again.
     heartbeat_interval: float = 1.0
-    #: Simultaneous streams, all cameras together; the next one gets 503.
-    max_clients: int = 32
+    #: Simultaneous streams, all cameras together; the next one gets 503. A viewer
+    #: is a socket, not a thread: the default is what a Pi 4's gigabit Ethernet
+    #: carries of 720p at 30 fps (about 20 Mbit/s each).
+    max_clients: int = 50
     #: Seconds ``/snapshot.jpg`` waits for a frame from an idle camera.
     snapshot_timeout: float = 5.0
     #: Multipart boundary of every stream.
     boundary: str = "mjpegframe"
     host: str = "127.0.0.1"
     port: int = 8000
-    #: "gunicorn" (production) or "dev" (Werkzeug's development server).
-    server: str = "gunicorn"
-    #: How gunicorn streams are written: "fanout" (one thread writes every stream
-    #: socket, see server/fanout.py) or "wsgi" (each stream's own thread, through the WSGI
-    #: server; slower, kept for comparison and as a fallback).
-    send_path: str = "fanout"
+    #: "builtin" (the front door: one process, one event loop) or "dev"
+    #: (Werkzeug's development server).
+    server: str = "builtin"
+    #: Seconds a client has to send a complete request head (in total, from the
+    #: connection or the previous response), or it is closed.
+    header_timeout: float = 10.0
+    #: Seconds a response or stream may go without its socket taking a byte
+    #: before it is ended (a viewer that stopped reading frees its slot).
+    send_timeout: float = 10.0
+    #: PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    tls_cert: str | None = None
+    tls_key: str | None = None
     #: htpasswd file with bcrypt entries: its users may watch (server/auth.py).
     auth_file: str | None = None
     #: Tokens accepted as ``?token=``, ``Authorization: Bearer`` or a Basic password.
@@ -102,12 +110,14 @@ class Settings:
             raise ConfigError(f"fps must be positive, not {self.fps}")
         if self.max_clients < 1:
             raise ConfigError(f"max-clients must be at least 1, not {self.max_clients}")
-        if self.server not in ("gunicorn", "dev"):
-            raise ConfigError(f"unknown server {self.server!r} (gunicorn or dev)")
-        if self.send_path not in ("fanout", "wsgi"):
-            raise ConfigError(f"unknown send path {self.send_path!r} (fanout or wsgi)")
+        if self.server not in ("builtin", "dev"):
+            raise ConfigError(f"unknown server {self.server!r} (builtin or dev)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
         for value, what in (
             (self.stall_timeout, "stall-timeout"),
+            (self.header_timeout, "header-timeout"),
+            (self.send_timeout, "send-timeout"),
             (self.heartbeat_interval, "heartbeat"),
             (self.snapshot_timeout, "snapshot-timeout"),
         ):

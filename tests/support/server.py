@@ -4,7 +4,8 @@
         requests.get(server.url("/status"))
 
 The server listens on port 0 (the kernel picks a free port) and the test
-reads the address from its "serving … on http://HOST:PORT/" log line.
+reads the address from its "serving … on http://HOST:PORT/" log line
+(``https://`` with ``--tls-cert``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import requests
 
 from .waiting import Timeout, wait_until
 
-_SERVING_RE = re.compile(r"serving \d+ camera\(s\) on (http://[^/\s]+)/")
+_SERVING_RE = re.compile(r"serving \d+ camera\(s\) on (https?://[^/\s]+)/")
 
 
 class ServerProcess:
@@ -37,10 +38,13 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 30.0,
         host: str = "127.0.0.1",
+        verify: str | bool = True,
     ) -> None:
         self.args = ["--host", host, "--port", "0", *args]
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.startup_timeout = startup_timeout
+        #: What requests checks TLS against: a CA file for a server on a test certificate.
+        self.verify = verify
         self.lines: list[str] = []
         self.base_url = ""
         self._changed = threading.Condition()
@@ -70,7 +74,7 @@ class ServerProcess:
 
     def _answers(self) -> bool:
         try:
-            return requests.get(self.url("/healthz"), timeout=5).ok
+            return requests.get(self.url("/healthz"), timeout=5, verify=self.verify).ok
         except requests.ConnectionError:
             if self._process is not None and self._process.poll() is not None:
                 raise AssertionError(f"server exited:\n{self.output}") from None
@@ -140,7 +144,7 @@ class ServerProcess:
         return self.base_url + path
 
     def status(self) -> dict[str, object]:
-        response = requests.get(self.url("/status"), timeout=10)
+        response = requests.get(self.url("/status"), timeout=10, verify=self.verify)
         response.raise_for_status()
         result: dict[str, object] = response.json()
         return result
@@ -172,10 +176,14 @@ class ServerProcess:
         return self._reader is not None and self._reader.is_alive()
 
     def worker_pid(self) -> int:
-        """The process that owns the cameras: gunicorn's single worker, or the
-        server itself with ``--server dev``."""
-        children = child_pids(self.pid)
-        return children[0] if children else self.pid
+        """The process that owns the cameras: the server itself (one process, always)."""
+        return self.pid
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) the server listens on."""
+        host, port = self.base_url.split("://", 1)[1].rsplit(":", 1)
+        return host, int(port)
 
 
 def child_pids(pid: int) -> list[int]:

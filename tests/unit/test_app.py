@@ -130,7 +130,7 @@ def test_status_reports_server_and_cameras(client: FlaskClient) -> None:
     finally:
         response.close()
     assert status["clients"] == 1
-    assert status["max_clients"] == 32
+    assert status["max_clients"] == 50
     assert status["default_camera"] == "default"
     assert status["uptime_s"] >= 0
     camera = status["cameras"]["default"]

@@ -33,9 +33,11 @@ def test_defaults() -> None:
     assert settings == Settings()
     assert settings.host == "127.0.0.1"
     assert settings.port == 8000
-    assert settings.max_clients == 32
+    assert settings.max_clients == 50
     assert settings.idle_timeout == 10.0
-    assert settings.server == "gunicorn"
+    assert settings.server == "builtin"
+    assert settings.header_timeout == settings.send_timeout == 10.0
+    assert settings.tls_cert is settings.tls_key is None
     assert settings.cameras == (CameraConfig("default", CameraSpec.parse("emulated")),)
 
 
@@ -43,6 +45,7 @@ def test_flags() -> None:
     settings = parse(
         "--host", "0.0.0.0", "--port", "9000", "--fps", "12.5", "--idle-timeout", "never",
         "--max-clients", "4", "--server", "dev", "--stall-timeout", "3",
+        "--header-timeout", "2.5", "--send-timeout", "4",
         "--camera", "front=emulated?fps=5", "--camera", "emulated:/tmp",
     )  # fmt: skip
     assert settings.host == "0.0.0.0"
@@ -52,6 +55,8 @@ def test_flags() -> None:
     assert settings.max_clients == 4
     assert settings.server == "dev"
     assert settings.stall_timeout == 3
+    assert settings.header_timeout == 2.5
+    assert settings.send_timeout == 4
     assert [c.name for c in settings.cameras] == ["front", "cam1"]
     assert settings.cameras[0].spec.options == {"fps": "5"}
     assert settings.cameras[1].spec.target == "/tmp"
@@ -105,7 +110,13 @@ def test_camera_arguments_name_only_a_name() -> None:
         (["--camera", "emulated?colour=red"], {}, ["unknown option colour"]),
         (["--camera", "emulated:/no/such/dir"], {}, ["no such folder"]),
         ([], {"MJPEG_SERVER_PORT": "eighty"}, ["MJPEG_SERVER_PORT='eighty'"]),
-        ([], {"MJPEG_SERVER_SERVER": "iis"}, ["MJPEG_SERVER_SERVER='iis'", "gunicorn"]),
+        ([], {"MJPEG_SERVER_SERVER": "iis"}, ["MJPEG_SERVER_SERVER='iis'", "builtin"]),
+        (["--server", "gunicorn"], {}, ["--server", "'gunicorn'"]),
+        (["--send-path", "wsgi"], {}, ["unrecognized arguments: --send-path"]),
+        (["--header-timeout", "0"], {}, ["--header-timeout"]),
+        (["--send-timeout", "-1"], {}, ["--send-timeout"]),
+        (["--tls-cert", "cert.pem"], {}, ["--tls-cert and --tls-key go together"]),
+        (["--tls-cert", "/no/cert.pem", "--tls-key", "/no/key.pem"], {}, ["'/no/cert.pem'"]),
     ],
 )
 def test_mistakes_exit_2_with_one_line(

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import time
+from dataclasses import asdict
 from importlib import resources
 from typing import Any
 
@@ -51,7 +51,7 @@ from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
 from ..wire.frame_headers import encode_frame_headers
 from ..wire.multipart import Layout, PartEncoder
 from . import auth, compat, metrics
-from .bodies import FanoutBody, WsgiBody, http_head
+from .bodies import ADOPT_STREAM, FanoutBody, WsgiBody
 from .controls import bp as controls_bp
 from .state import EXTENSION, ServerState, StreamSlots
 
@@ -207,15 +207,13 @@ def stream(name: str | None = None) -> Response:
         Layout.ADVANCE_HEADERS if request.args.get("advance_headers") == "1" else Layout.STANDARD
     )
     opening = hub.encoder.opening_for(layout)
-    sock = request.environ.get("gunicorn.socket")
-    if server.settings.send_path == "fanout" and isinstance(sock, socket.socket):
-        head = http_head(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"), headers)
+    adopt = request.environ.get(ADOPT_STREAM)
+    if adopt is not None:  # the front door writes the stream from its event loop
         body: FanoutBody | WsgiBody = FanoutBody(
-            server.fanout(),
-            sock,
+            adopt,
             hub=hub,
             subscription=subscription,
-            head=head + opening,
+            opening=opening,
             on_close=on_close,
             layout=layout,
         )
@@ -281,6 +279,8 @@ def status() -> Response:
         uptime_s=round(time.monotonic() - server.started_at, 3),
         clients=server.slots.active,
         max_clients=server.slots.limit,
+        streams_refused=server.slots.refused,
+        front_door=asdict(server.front_door),
         default_camera=server.settings.default_camera,
         cameras=cameras,
         **extra,

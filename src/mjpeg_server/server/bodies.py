@@ -1,8 +1,10 @@
 """One client's stream, as a WSGI response body. Two ways to write it:
 
-* :class:`FanoutBody` (the default under gunicorn): the socket is handed
-  to the :class:`~mjpeg_server.fanout.FanOut` loop, which writes the HTTP head
-  and the parts itself; the WSGI thread only waits for the stream to end.
+* :class:`FanoutBody` (the front door, the default server): the server put an
+  adopt callable in the environ (:data:`ADOPT_STREAM`); iterating the body hands
+  it over, and the server's event loop writes the HTTP head (from what the app
+  passed to ``start_response``, so ``after_request`` headers are in it) and the
+  parts. Iteration yields nothing and returns at once: no thread waits.
 * :class:`WsgiBody` (any other WSGI server, the dev server, tests): the
   WSGI server writes each part this body yields, from its own thread.
 
@@ -14,16 +16,21 @@ the camera open.
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Callable, Mapping
-from email.utils import formatdate
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..hub import CaptureHub, HubClosed, Subscription
 from ..wire.multipart import Layout
-from .fanout import FanOut, FanOutClient
 
-__all__ = ["FanoutBody", "WsgiBody", "http_head"]
+if TYPE_CHECKING:
+    from .fanout import FanOutClient
+
+__all__ = ["ADOPT_STREAM", "FanoutBody", "WsgiBody"]
+
+#: WSGI environ key of a server that writes streams itself: a callable that the
+#: stream body calls with itself when the server iterates it.
+ADOPT_STREAM = "mjpeg_server.adopt_stream"
 
 
 class WsgiBody:
@@ -77,66 +84,52 @@ class WsgiBody:
             on_close(self.subscription, time.monotonic() - self.started_at, self._reason)
 
 
-def http_head(protocol: str, headers: Mapping[str, str]) -> bytes:
-    """The status line and headers of a ``200`` stream response whose body ends
-    when the connection closes (no length, no chunking: valid in HTTP/1.0 and
-    1.1, and what mjpg-streamer and µStreamer send)."""
-    version = "HTTP/1.0" if protocol == "HTTP/1.0" else "HTTP/1.1"
-    lines = [f"{version} 200 OK", f"Date: {formatdate(usegmt=True)}", "Connection: close"]
-    lines.extend(f"{name}: {value}" for name, value in headers.items())
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
 class FanoutBody:
-    """The WSGI body of a stream written by the fan-out loop.
+    """The WSGI body of a stream written by the front door's fan-out.
 
-    Iterating it hands the socket to the loop (with the HTTP head and the
-    opening delimiter to write first) and waits until the stream is over; it
-    then ends without yielding anything. By then the loop has shut the socket
-    down, so the WSGI server's own attempt to write a response head fails as
-    for any client that has left (gunicorn logs that at debug level only).
-    ``on_close`` runs exactly once, whether or not iteration started.
+    The first ``next()`` calls ``adopt(self)`` and ends the iteration: the
+    server then writes the head and hands the socket to its fan-out, which
+    calls :meth:`finished` when the stream is over. ``on_close`` runs exactly
+    once: then, or on :meth:`close` if the body was never handed over, or on
+    :meth:`abandon` if the server could not take it after all.
     """
 
     def __init__(
         self,
-        fanout: FanOut,
-        sock: socket.socket,
+        adopt: Callable[[FanoutBody], None],
         *,
         hub: CaptureHub,
         subscription: Subscription,
-        head: bytes,
+        opening: bytes,
         on_close: Callable[[Subscription, float, str], None],
         layout: Layout = Layout.STANDARD,
     ) -> None:
-        self._fanout = fanout
-        self._layout = layout
-        self._sock = sock
-        self._hub = hub
+        self._adopt: Callable[[FanoutBody], None] | None = adopt
+        self.hub = hub
         self.subscription = subscription
-        self._head = head
+        #: Written after the head: the opening delimiter of the multipart body.
+        self.opening = opening
+        self.layout = layout
         self._on_close: Callable[[Subscription, float, str], None] | None = on_close
-        self._client: FanOutClient | None = None
         self.started_at = time.monotonic()
 
     def __iter__(self) -> FanoutBody:
         return self
 
     def __next__(self) -> bytes:
-        if self._client is None:
-            self._client = self._fanout.add(
-                self._sock,
-                self._hub,
-                self.subscription,
-                self._head,
-                self._finished,
-                layout=self._layout,
-            )
-        self._client.finished.wait()
+        adopt, self._adopt = self._adopt, None
+        if adopt is not None:
+            adopt(self)
         raise StopIteration
 
-    def _finished(self, client: FanOutClient) -> None:
+    def finished(self, client: FanOutClient) -> None:
+        """The fan-out's end-of-stream callback."""
         self._report(client.reason)
+
+    def abandon(self, reason: str) -> None:
+        """The server adopted the body but could not start the stream."""
+        self.subscription.close()
+        self._report(reason)
 
     def _report(self, reason: str) -> None:
         on_close, self._on_close = self._on_close, None
@@ -144,6 +137,6 @@ class FanoutBody:
             on_close(self.subscription, time.monotonic() - self.started_at, reason)
 
     def close(self) -> None:
-        if self._client is None:  # never handed over: nothing else will clean up
-            self.subscription.close()
-            self._report("client left")
+        if self._adopt is not None:  # never handed over: nothing else will clean up
+            self._adopt = None
+            self.abandon("client left")

@@ -1,20 +1,19 @@
-"""Socket fan-out: one thread writes every hub's parts to every stream socket.
+"""Socket fan-out: the event loop writes every hub's parts to every stream socket.
 
 Why: with one thread per client, each frame wakes every client's thread, and
-each wake-up costs more than the write it leads to. Measured on the 2-core
-development box, 100 clients of 90 KB frames at 30 fps: a thread per client
-waiting on a condition and writing costs ~73 µs of CPU per delivered frame
-(~103 µs when the WSGI server also copies the frame into an HTTP chunk); one
-thread doing non-blocking ``send()`` of the shared bytes costs ~20 µs, most
-of it the kernel's copy. So the streams' sockets are handed to this loop, as
-µStreamer and mjpg-streamer do in C, and the WSGI thread that accepted the
-request just waits (see ``bodies.FanoutBody``).
+each wake-up costs more than the write it leads to. One thread doing
+non-blocking ``send()`` of the shared bytes costs little more than the
+kernel's copy, so stream sockets live in the server's one
+:class:`~mjpeg_server.server.loop.EventLoop`, as µStreamer and mjpg-streamer
+do in C. The front door hands a stream's socket over once the Flask view has
+decided on it (:mod:`~mjpeg_server.server.front_door`); nothing waits on it.
 
-The loop (epoll, level-triggered):
+On the loop (epoll, level-triggered):
 
-* a hub's listener wakes it (an eventfd) when a part is published; every
-  *idle* client of that hub gets the newest part at once, usually in one
-  ``send()`` of the shared ``bytes`` (no copy in Python, no per-client buffer);
+* a hub's listener queues one call on the loop when a part is published (at
+  most one pending per hub, however fast it publishes); every *idle* client of
+  that hub gets the newest part at once, usually in one ``send()`` of the
+  shared ``bytes`` (no copy in Python, no per-client buffer);
 * every stream socket has ``TCP_NOTSENT_LOWAT`` = :data:`UNSENT_LIMIT`: the
   kernel reports it full once that many bytes wait unsent, instead of letting
   its autotuned buffer (megabytes) fill with seconds of old frames as
@@ -26,15 +25,20 @@ The loop (epoll, level-triggered):
   so a slow viewer gets frames at most that backlog old beyond its own
   transfer time. A client that falls behind for less than a frame interval
   loses nothing;
+* **send deadline**: a client whose socket has accepted no byte for
+  ``send_timeout`` seconds is ended and its slot freed. A slow reader that
+  keeps taking bytes keeps its stream (every accepted byte restarts its
+  clock); the check is a sweep over the clients that are waiting for room,
+  a few times per ``send_timeout``, never a timer per send;
 * EPOLLRDHUP/EPOLLERR/EOF end a client the moment it hangs up, even when no
   frame flows (failure mode F9): no write is needed to notice;
 * after ``heartbeat_interval`` without a new part, idle clients get the hub's
-  heartbeat (the newest part again, or a "no signal" card).
+  heartbeat (the newest part again, or a "no signal" card): one timer per hub.
 
-Cost per delivered frame: one ``send()`` and a few attribute updates in the
-loop; per new frame: one eventfd write and one wake-up, whatever the number
-of clients. The loop never blocks on a client and contains every client's
-errors: a broken client ends only itself.
+Cost per delivered frame: one ``send()`` and a few attribute updates on the
+loop; per new frame: one queued call and at most one wake-up, whatever the
+number of clients. The loop never blocks on a client and contains every
+client's errors: a broken client ends only itself.
 """
 
 from __future__ import annotations
@@ -42,16 +46,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import os
 import select
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from ..hub import CaptureHub, HubClosed, Subscription
 from ..wire.multipart import Layout
+from .loop import EventLoop, Timer, retry_errors
+from .state import FrontDoorStats
 
 __all__ = ["FanOut", "FanOutClient"]
 
@@ -77,6 +82,10 @@ STALE_AFTER_INTERVALS = 0.5
 # Linux's TCP_NOTSENT_LOWAT; the socket module does not always export it.
 _TCP_NOTSENT_LOWAT = getattr(socket, "TCP_NOTSENT_LOWAT", 25)
 _DISCONNECTED = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ETIMEDOUT})
+#: Reasons a stream ends, as logged and counted.
+CLIENT_LEFT = "client left"
+SERVER_STOPPED = "server stopped"
+SEND_TIMEOUT = "send timeout"
 
 
 class FanOutClient:
@@ -87,6 +96,7 @@ class FanOutClient:
         "_lagged",
         "_lagging",
         "_offset",
+        "_progress_at",
         "finished",
         "hub",
         "layout",
@@ -120,6 +130,8 @@ class FanOutClient:
         self._offset = 0
         self._lagging = False
         self._lagged = False  # ever: its socket then has LAGGING_UNSENT_LIMIT
+        # Loop time of the last byte the socket took while lagging (send deadline).
+        self._progress_at = 0.0
 
     @property
     def lagging(self) -> bool:
@@ -127,30 +139,57 @@ class FanOutClient:
         return self._lagging
 
 
-@dataclass
+@dataclass(eq=False)
 class _HubClients:
     clients: set[FanOutClient] = field(default_factory=set)
-    #: Version of the last part handed out, and when (monotonic): heartbeats are
+    #: Version of the last part handed out, and when (loop time): heartbeats are
     #: due ``heartbeat_interval`` after the last activity.
     version: int = 0
     active_at: float = 0.0
+    #: A delivery call is queued on the loop (set by the capture thread).
+    wake_pending: bool = False
+    heartbeat: Timer | None = None
 
 
 class FanOut:
-    """The loop and its clients. Thread-safe: :meth:`add` and :meth:`close` may be
-    called from any thread; everything else runs on the loop's own thread."""
+    """The streams on an event loop. :meth:`add` and :meth:`close` may be called
+    from any thread; everything else runs on the loop's thread.
 
-    def __init__(self, *, heartbeat_interval: float = 1.0) -> None:
+    Without a ``loop`` it makes (and owns, and stops on :meth:`close`) its own.
+    """
+
+    def __init__(
+        self,
+        loop: EventLoop | None = None,
+        *,
+        heartbeat_interval: float = 1.0,
+        send_timeout: float | None = None,
+        tls: bool = False,
+        stats: FrontDoorStats | None = None,
+    ) -> None:
         self.heartbeat_interval = heartbeat_interval
+        self.send_timeout = send_timeout
+        self._retry = retry_errors(tls=tls)
+        #: Counts streams ended by the send deadline (``send_timeouts``).
+        self.stats = stats or FrontDoorStats()
+        self._own_loop = loop is None
+        self._loop = loop or EventLoop("fan-out")
         self._lock = threading.Lock()
-        self._incoming: list[FanOutClient] = []
         self._hubs: dict[CaptureHub, _HubClients] = {}
-        self._by_fd: dict[int, FanOutClient] = {}
-        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._epoll = select.epoll()
-        self._epoll.register(self._wake_fd, select.EPOLLIN)
-        self._thread: threading.Thread | None = None
+        self._clients: dict[int, FanOutClient] = {}
+        self._waiting: set[FanOutClient] = set()  # lagging: the send deadline applies
+        self._sweep: Timer | None = None
         self._closed = False
+        self._loop.add_stop_hook(self._shut_down)
+
+    @property
+    def loop(self) -> EventLoop:
+        return self._loop
+
+    @property
+    def clients(self) -> int:
+        """Streams on the loop now."""
+        return len(self._clients)
 
     # -- any thread ------------------------------------------------------------
 
@@ -165,8 +204,9 @@ class FanOut:
         layout: Layout = Layout.STANDARD,
     ) -> FanOutClient:
         """Hand ``sock`` over: the loop writes ``head``, then ``hub``'s parts, until the
-        client leaves or the hub closes. The caller must not touch ``sock`` again
-        until ``client.finished`` is set."""
+        client leaves, the hub closes or the send deadline passes. The caller must
+        not touch ``sock`` again; ``on_finish(client)`` runs once on the loop thread
+        when the stream is over (the socket is closed by then)."""
         client = FanOutClient(
             sock,
             hub=hub,
@@ -176,114 +216,103 @@ class FanOut:
             layout=layout,
         )
         with self._lock:
-            if self._closed:
-                client.reason = "server stopped"
-                self._finish_unregistered(client)
-                return client
-            self._incoming.append(client)
-            if hub not in self._hubs:
-                self._hubs[hub] = _HubClients()
-                hub.add_listener(self._wake)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="fan-out", daemon=True)
-                self._thread.start()
-        self._wake(hub)
+            closed = self._closed
+            if not closed and hub not in self._hubs:
+                entry = self._hubs[hub] = _HubClients()
+                hub.add_listener(partial(self._on_publish, entry))
+        if closed or not self._loop.call_soon(partial(self._admit, client)):
+            client.reason = SERVER_STOPPED
+            self._finish_unregistered(client)
+            return client
+        self._loop.start()
         return client
 
     def close(self, timeout: float = 2.0) -> None:
-        """End every stream (their sockets are shut down) and stop the loop."""
+        """End every stream (their sockets are shut down); stop the loop if it is ours."""
         with self._lock:
             self._closed = True
-            thread = self._thread
-        self._wake(None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        if self._own_loop:
+            self._loop.stop(timeout)
+        else:
+            self._loop.call_soon(self._shut_down)
 
-    def _wake(self, _hub: CaptureHub | None) -> None:
-        # Under the lock: once the loop has closed the eventfd, its number may
-        # belong to another file, which a late publish must not write to.
-        with self._lock:
-            if self._wake_fd >= 0:
-                os.eventfd_write(self._wake_fd, 1)
+    def _on_publish(self, entry: _HubClients, hub: CaptureHub) -> None:
+        # On the capture thread: queue one delivery, however many parts come first.
+        if not entry.wake_pending:
+            entry.wake_pending = True
+            self._loop.call_soon(partial(self._deliver, hub, entry))
 
     # -- the loop's thread -------------------------------------------------------
 
-    def _run(self) -> None:
+    def _admit(self, client: FanOutClient) -> None:
+        loop = self._loop
         try:
-            while not self._closed:
-                for fd, events in self._epoll.poll(self._poll_timeout()):
-                    if fd == self._wake_fd:
-                        self._drain_wake_fd()
-                    else:
-                        client = self._by_fd.get(fd)
-                        if client is not None:
-                            self._on_socket_event(client, events)
-                self._admit_new_clients()
-                self._deliver()
-        except Exception:
-            log.exception("fan-out loop failed; ending its streams")
-        finally:
-            self._shut_down()
+            client.sock.setblocking(False)
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, UNSENT_LIMIT)
+            fd = client.sock.fileno()
+            loop.register(fd, _IN, partial(self._on_socket_event, client))
+        except (OSError, ValueError):
+            client.reason = CLIENT_LEFT
+            self._finish_unregistered(client)
+            return
+        self._clients[fd] = client
+        entry = self._hubs[client.hub]
+        entry.clients.add(client)
+        if entry.heartbeat is None:
+            entry.active_at = loop.now
+            entry.heartbeat = loop.call_at(
+                loop.now + self.heartbeat_interval, partial(self._heartbeat, client.hub, entry)
+            )
+        if client.hub.closed:
+            self._end(client, SERVER_STOPPED)
+            return
+        self._write(client)  # the head, then the newest part if there is one
 
-    def _poll_timeout(self) -> float:
-        if not self._hubs:
-            return -1
-        soonest = min(entry.active_at for entry in self._hubs.values())
-        return max(0.0, soonest + self.heartbeat_interval - time.monotonic())
+    def _deliver(self, hub: CaptureHub, entry: _HubClients) -> None:
+        """Give idle clients the newest part of ``hub``."""
+        entry.wake_pending = False
+        if hub.closed:
+            for client in list(entry.clients):
+                self._end(client, SERVER_STOPPED)
+            return
+        latest = hub.latest()
+        if latest is None or latest.version == entry.version:
+            return
+        entry.version = latest.version
+        entry.active_at = self._loop.now
+        for client in list(entry.clients):
+            if client._buffer is None:
+                self._write(client)
 
-    def _drain_wake_fd(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            os.eventfd_read(self._wake_fd)
-
-    def _admit_new_clients(self) -> None:
-        with self._lock:
-            incoming, self._incoming = self._incoming, []
-        for client in incoming:
-            try:
-                client.sock.setblocking(False)
-                client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                client.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, UNSENT_LIMIT)
-                fd = client.sock.fileno()
-                self._epoll.register(fd, _IN)
-            except OSError:
-                client.reason = "client left"
-                self._finish_unregistered(client)
-                continue
-            self._by_fd[fd] = client
-            self._hubs[client.hub].clients.add(client)
-            self._write(client)  # the head, then the newest part if there is one
-
-    def _deliver(self) -> None:
-        """Give idle clients the newest part of their hub, or a heartbeat when due."""
-        now = time.monotonic()
-        for hub, entry in list(self._hubs.items()):
-            if hub.closed:
-                for client in list(entry.clients):
-                    self._end(client, "server stopped")
-                continue
-            latest = hub.latest()
-            if latest is not None and latest.version != entry.version:
-                entry.version = latest.version
-                entry.active_at = now
-                for client in list(entry.clients):
-                    if client._buffer is None:
-                        self._write(client)
-            elif now - entry.active_at >= self.heartbeat_interval:
-                entry.active_at = now
-                for client in list(entry.clients):
-                    beat = hub.heartbeat(client.layout)
-                    if beat is not None and client._buffer is None:
-                        client._buffer = memoryview(beat)
-                        client._offset = 0
-                        self._write(client)
+    def _heartbeat(self, hub: CaptureHub, entry: _HubClients) -> None:
+        """Re-send the newest part to idle clients after ``heartbeat_interval`` of silence."""
+        entry.heartbeat = None
+        if not entry.clients:
+            return  # the next client to come starts it again
+        now = self._loop.now
+        if now - entry.active_at >= self.heartbeat_interval:
+            entry.active_at = now
+            for client in list(entry.clients):
+                beat = hub.heartbeat(client.layout)
+                if beat is not None and client._buffer is None:
+                    client._buffer = memoryview(beat)
+                    client._offset = 0
+                    self._write(client)
+        entry.heartbeat = self._loop.call_at(
+            entry.active_at + self.heartbeat_interval, partial(self._heartbeat, hub, entry)
+        )
 
     def _on_socket_event(self, client: FanOutClient, events: int) -> None:
         if events & _GONE:
-            self._end(client, "client left")
+            self._end(client, CLIENT_LEFT)
             return
         if events & select.EPOLLIN and not self._discard_input(client):
             return
         if events & select.EPOLLOUT:
+            # Room again: the socket took bytes (through TLS the only sign of it,
+            # as SSL_write reports nothing until a whole part is in).
+            client._progress_at = self._loop.now
             self._write(client)
 
     def _discard_input(self, client: FanOutClient) -> bool:
@@ -291,11 +320,11 @@ class FanOut:
         try:
             if client.sock.recv(4096):
                 return True
-        except BlockingIOError:
+        except self._retry:
             return True
         except OSError:
             pass
-        self._end(client, "client left")
+        self._end(client, CLIENT_LEFT)
         return False
 
     def _write(self, client: FanOutClient) -> None:
@@ -309,7 +338,7 @@ class FanOut:
                 try:
                     part = client.subscription.poll()
                 except HubClosed:
-                    self._end(client, "server stopped")
+                    self._end(client, SERVER_STOPPED)
                     return
                 if part is None:
                     return  # idle until the next part
@@ -317,11 +346,11 @@ class FanOut:
                 client._offset = 0
             try:
                 sent = sock.send(buffer[client._offset :] if client._offset else buffer)
-            except BlockingIOError:
+            except self._retry:
                 self._start_lagging(client)
                 return
             except OSError as error:
-                self._end(client, "client left" if error.errno in _DISCONNECTED else str(error))
+                self._end(client, CLIENT_LEFT if error.errno in _DISCONNECTED else str(error))
                 return
             client._offset += sent
             if client._offset < len(buffer):
@@ -330,7 +359,8 @@ class FanOut:
             client._buffer = None
             if client._lagging:
                 client._lagging = False
-                self._epoll.modify(sock.fileno(), _IN)
+                self._waiting.discard(client)
+                self._loop.modify(sock.fileno(), _IN)
 
     @staticmethod
     def _newest_is_stale(hub: CaptureHub) -> bool:
@@ -350,30 +380,54 @@ class FanOut:
         if client._lagging:
             return
         client._lagging = True
+        client._progress_at = self._loop.now
         try:
             if not client._lagged:
                 client._lagged = True
                 client.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, LAGGING_UNSENT_LIMIT)
-            self._epoll.modify(client.sock.fileno(), _OUT)
+            self._loop.modify(client.sock.fileno(), _OUT)
         except OSError:
-            self._end(client, "client left")
+            self._end(client, CLIENT_LEFT)
+            return
+        if self.send_timeout is not None:
+            self._waiting.add(client)
+            if self._sweep is None:
+                self._sweep = self._loop.call_later(self._sweep_interval(), self._sweep_waiting)
+
+    def _sweep_interval(self) -> float:
+        assert self.send_timeout is not None
+        return min(1.0, max(0.05, self.send_timeout / 4))
+
+    def _sweep_waiting(self) -> None:
+        """End the clients whose socket took no byte for ``send_timeout``."""
+        self._sweep = None
+        assert self.send_timeout is not None
+        expired = self._loop.now - self.send_timeout
+        for client in [c for c in self._waiting if c._progress_at <= expired]:
+            self.stats.send_timeouts += 1
+            self._end(client, SEND_TIMEOUT)
+        if self._waiting:
+            self._sweep = self._loop.call_later(self._sweep_interval(), self._sweep_waiting)
 
     def _end(self, client: FanOutClient, reason: str) -> None:
-        fd = client.sock.fileno()
-        if self._by_fd.pop(fd, None) is None:
+        try:
+            fd = client.sock.fileno()
+        except OSError:
+            fd = -1
+        if self._clients.get(fd) is not client:
             return
+        del self._clients[fd]
+        self._waiting.discard(client)
         self._hubs[client.hub].clients.discard(client)
-        with contextlib.suppress(OSError, ValueError):
-            self._epoll.unregister(fd)
+        self._loop.unregister(fd)
         client.reason = reason
         self._finish_unregistered(client)
 
     @staticmethod
     def _finish_unregistered(client: FanOutClient) -> None:
-        # Shut the connection down before waking the waiting WSGI thread: the
-        # WSGI server's own writes must find a dead socket, never a live stream.
         with contextlib.suppress(OSError):
             client.sock.shutdown(socket.SHUT_RDWR)
+        client.sock.close()
         client.subscription.close()
         client.finished.set()
         try:
@@ -384,13 +438,5 @@ class FanOut:
     def _shut_down(self) -> None:
         with self._lock:
             self._closed = True
-            incoming, self._incoming = self._incoming, []
-        for client in incoming:
-            client.reason = "server stopped"
-            self._finish_unregistered(client)
-        for client in list(self._by_fd.values()):
-            self._end(client, "server stopped")
-        self._epoll.close()
-        with self._lock:
-            os.close(self._wake_fd)
-            self._wake_fd = -1
+        for client in list(self._clients.values()):
+            self._end(client, SERVER_STOPPED)

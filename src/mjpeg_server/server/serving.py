@@ -1,52 +1,62 @@
-"""Running the app: gunicorn (the default) or Werkzeug's development server.
+"""Running the app: the built-in front door (the default) or Werkzeug's development server.
 
-Why gunicorn, and configured this way (field notes §5):
+Why one process, and nothing like gunicorn in front (issue 9):
 
-* **one worker process, always.** The camera belongs to the process that
-  opened it; a second worker would open it again and fail on an exclusive
-  device (failure mode F8). Concurrency comes from threads instead.
-* **gthread with ``max_clients + 8`` threads.** Each stream holds a thread for
-  its whole life; the spare threads keep the page, ``/status`` and snapshots
-  responsive when every stream slot is taken.
-* **no keep-alive.** The connections that matter are streams, which never end;
-  a short request pays one handshake, and shutdown never waits for idle
-  kept-alive connections to time out.
-* **SIGINT/SIGTERM end the streams.** :class:`StreamingWorker` closes every
-  hub when gunicorn asks the worker to stop, so streams finish, cameras are
-  released and the process exits at once instead of waiting out
-  ``graceful_timeout`` for responses that never end.
+* **the camera belongs to the process that opened it.** A second process
+  would open it again and fail on an exclusive device (failure mode F8), so
+  there is exactly one, and nothing to orphan: however the process ends (a
+  signal, the OOM killer's SIGKILL, a crash), the kernel closes the device
+  with it and a restarted server gets the camera at once. gunicorn's arbiter
+  always forks a worker, which outlived a killed master holding the camera,
+  and two interpreters cost twice the memory;
+* **one event loop thread does all socket I/O** (``front_door``, ``fanout``):
+  connections, request heads, responses and every stream, so a viewer or a
+  misbehaving client is a file descriptor, never a thread. A small pool runs
+  the Flask app for complete requests.
 
-The listening socket is bound here, before gunicorn starts, and handed over as
-``fd://N``: a port in use is reported in one line at once (gunicorn would
-retry for five seconds), and port 0 picks a free port that is logged.
+Signals: SIGINT, SIGTERM and SIGHUP all end every stream, release the cameras
+and exit with status 0 within about a second. SIGHUP is not a reload: taking
+new settings without dropping viewers would need the listening socket and
+every stream handed to a new process, which is not worth it for a camera
+server that restarts in well under a second; SIGHUP does what a hang-up means,
+a clean stop (under systemd, ``systemctl restart`` applies a new config).
+
+The listening socket is bound by the CLI before this module serves, so a port
+in use is reported in one line at once, and port 0 picks a free port that is
+logged.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import socket
+import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
-from werkzeug.serving import make_server
 
 from ..config import Settings
 from .state import ServerState
 
-__all__ = ["StreamingWorker", "bind_listener", "serve", "thread_count"]
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["TlsError", "bind_listener", "load_tls", "serve"]
 
 log = logging.getLogger(__name__)
 
-#: Threads beyond one per stream, for pages, status and snapshots.
-SPARE_THREADS = 8
+#: Signals that stop the server cleanly.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: The open-file limit the server raises its soft limit to (at most the hard limit):
+#: each connection and stream is a descriptor.
+WANTED_FILES = 65536
 
 
-def thread_count(max_clients: int) -> int:
-    return max_clients + SPARE_THREADS
+class TlsError(Exception):
+    """The certificate or key cannot be used. The message is one line for the user."""
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -61,96 +71,133 @@ def bind_listener(host: str, port: int) -> socket.socket:
     except OSError:
         listener.close()
         raise
-    listener.set_inheritable(True)
     return listener
 
 
-class StreamingWorker(ThreadWorker):
-    """gunicorn's gthread worker, which also ends the streams when told to stop."""
+def load_tls(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context from ``--tls-cert``/``--tls-key``, or None without them.
 
-    _quitting = False
+    ``ssl`` is imported only here, when TLS is configured: it costs memory.
+    """
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    import ssl  # noqa: PLC0415 - only with TLS
 
-    def _end_streams(self) -> None:
-        # Runs in the signal handler on the worker's main thread, which only
-        # runs gunicorn's event loop and never holds a hub lock.
-        if self.wsgi is not None:
-            ServerState.of(self.wsgi).close()  # type: ignore[arg-type]  # the Flask app we load
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # SIGTERM: graceful
-        super().handle_exit(sig, frame)
-        self._end_streams()
-
-    def handle_quit(self, sig: int, frame: FrameType | None) -> None:  # SIGINT/SIGQUIT: fast
-        # Ctrl-C reaches the whole process group: the worker gets SIGINT itself and
-        # SIGQUIT from the arbiter, possibly while the first handler still runs.
-        if self._quitting:
-            return
-        self._quitting = True
-        self._end_streams()
-        super().handle_quit(sig, frame)
-
-
-class _GunicornApplication(BaseApplication):
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self._app = app
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:  # a Flask app; the gunicorn stubs' WSGI alias is stricter than Flask's
-        return self._app
+    for flag, path in (("--tls-cert", settings.tls_cert), ("--tls-key", settings.tls_key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as error:
+            raise TlsError(f"cannot read {flag} {path!r}: {error.strerror}") from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error.strerror or str(error)
+        raise TlsError(
+            f"cannot use --tls-cert {settings.tls_cert!r} with --tls-key {settings.tls_key!r}: "
+            f"{reason}"
+        ) from None
+    return context
 
 
-def gunicorn_options(listener_fd: int, settings: Settings) -> dict[str, Any]:
-    return {
-        "bind": [f"fd://{listener_fd}"],
-        "workers": 1,
-        "worker_class": f"{__name__}.StreamingWorker",
-        "threads": thread_count(settings.max_clients),
-        "keepalive": 0,
-        "graceful_timeout": 3,
-        "timeout": 30,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "proc_name": "mjpeg-server",
-        # gunicorn's control socket lives in ~/.gunicorn, shared by every server of
-        # the user: two mjpeg-servers (or a test suite) would fight over it.
-        "control_socket_disable": True,
-    }
-
-
-def serve(app: Flask, settings: Settings, listener: socket.socket) -> None:
-    """Serve ``app`` on ``listener`` until SIGINT or SIGTERM, then release the cameras."""
+def serve(
+    app: Flask, settings: Settings, listener: socket.socket, tls: ssl.SSLContext | None = None
+) -> None:
+    """Serve ``app`` on ``listener`` until SIGINT, SIGTERM or SIGHUP, then release the cameras."""
     host, port = listener.getsockname()[:2]
-    server = (
-        f"gunicorn (1 worker, {thread_count(settings.max_clients)} threads)"
-        if settings.server == "gunicorn"
-        else "the development server"
-    )
+    scheme = "https" if tls is not None else "http"
+    server = "the front door" if settings.server == "builtin" else "the development server"
     log.info(
-        "serving %d camera(s) on http://%s:%d/ with %s", len(settings.cameras), host, port, server
+        "serving %d camera(s) on %s://%s:%d/ with %s",
+        len(settings.cameras),
+        scheme,
+        host,
+        port,
+        server,
     )
-    if settings.server == "gunicorn":
-        # gunicorn owns the socket from here (it closes the fd it is given). The
-        # worker it forks unwinds through this frame when it exits: nothing may
-        # follow this call that the worker should not run too.
-        _GunicornApplication(app, gunicorn_options(listener.detach(), settings)).run()
+    if settings.server == "builtin":
+        _serve_front_door(app, settings, listener, tls)
     else:
-        _serve_dev(app, listener)
+        _serve_dev(app, listener, tls)
 
 
-def _serve_dev(app: Flask, listener: socket.socket) -> None:
+def _raise_file_limit() -> int:
+    """Raise the soft open-file limit towards :data:`WANTED_FILES`; returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_FILES if hard == resource.RLIM_INFINITY else min(WANTED_FILES, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return WANTED_FILES if soft == resource.RLIM_INFINITY else soft
+
+
+def _wait_for_stop_signal() -> int:
+    """Block the main thread until a stop signal; returns its number."""
+    received: list[int] = []
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+    while not stop.wait(3600):
+        pass
+    return received[0]
+
+
+def _serve_front_door(
+    app: Flask, settings: Settings, listener: socket.socket, tls: ssl.SSLContext | None
+) -> None:
+    from .fanout import FanOut  # noqa: PLC0415 - the dev server needs neither
+    from .front_door import RESERVED_FDS, FrontDoor  # noqa: PLC0415
+    from .loop import EventLoop  # noqa: PLC0415
+
+    state = ServerState.of(app)
+    loop = EventLoop("front-door")
+    fanout = FanOut(
+        loop,
+        heartbeat_interval=settings.heartbeat_interval,
+        send_timeout=settings.send_timeout,
+        tls=tls is not None,
+        stats=state.front_door,
+    )
+    front = FrontDoor(
+        app,
+        listener,
+        loop=loop,
+        fanout=fanout,
+        stats=state.front_door,
+        header_timeout=settings.header_timeout,
+        send_timeout=settings.send_timeout,
+        tls=tls,
+        max_connections=_raise_file_limit() - RESERVED_FDS,
+    )
+    front.start()
+    try:
+        sig = _wait_for_stop_signal()
+        log.info("stopping (%s): ending streams, releasing cameras", signal.Signals(sig).name)
+    finally:
+        state.close()  # the hubs: streams end with "server stopped", cameras close
+        front.close()
+
+
+def _serve_dev(app: Flask, listener: socket.socket, tls: ssl.SSLContext | None) -> None:
+    from werkzeug.serving import make_server  # noqa: PLC0415 - only for --server dev
+
     host, port = listener.getsockname()[:2]
-    server = make_server(host, port, app, threaded=True, fd=listener.fileno())
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno(), ssl_context=tls)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,5 +1,5 @@
 """What the routes share, kept in ``app.extensions`` (no module globals): the
-settings, one capture hub per camera, the stream slots and the fan-out loop."""
+settings, one capture hub per camera, the stream slots and the front door's counters."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from flask import Flask
 
 from ..config import Settings
 from ..hub import CaptureHub
-from .fanout import FanOut
 
-__all__ = ["EXTENSION", "ServerState", "StreamSlots"]
+__all__ = ["EXTENSION", "FrontDoorStats", "ServerState", "StreamSlots"]
 
 EXTENSION = "mjpeg_server"
 
@@ -22,8 +21,8 @@ EXTENSION = "mjpeg_server"
 class StreamSlots:
     """At most ``limit`` simultaneous streams, all cameras together.
 
-    The limit keeps one thread per stream free for the other requests: past
-    it, a stream is refused at once (503) instead of starving the status page.
+    Past it, a stream is refused at once (503): the limit is what the network
+    and memory carry, so a stream over it would slow every other viewer.
     """
 
     def __init__(self, limit: int) -> None:
@@ -54,16 +53,44 @@ class StreamSlots:
 
 
 @dataclass
+class FrontDoorStats:
+    """What the front door (``server/front_door.py``) and its fan-out have counted
+    since start-up, for ``/status`` and ``/metrics``. Written by the event loop
+    only; any thread may read. All zero under ``--server dev``."""
+
+    #: Connections accepted, and of those closed at once because the process
+    #: was at its connection limit (file descriptors).
+    accepted: int = 0
+    refused: int = 0
+    #: Complete requests run through the app, and of those handed to the fan-out.
+    requests: int = 0
+    streams: int = 0
+    #: Connections closed because no complete request head came within
+    #: ``--header-timeout`` (408 if part of one had come).
+    header_timeouts: int = 0
+    #: Request heads over 16 KiB (431).
+    oversize_heads: int = 0
+    #: Malformed requests (400) and bodies too large (413).
+    bad_requests: int = 0
+    #: Responses and streams ended because their socket took no byte for
+    #: ``--send-timeout``.
+    send_timeouts: int = 0
+    #: Complete requests answered 503 because too many waited for the app.
+    overloaded: int = 0
+    #: TLS handshakes that failed (plain HTTP on the TLS port, bad clients).
+    tls_failures: int = 0
+
+
+@dataclass
 class ServerState:
     """What the routes share: settings, one hub per camera, the stream slots and
-    the socket fan-out (created when the first stream is handed over)."""
+    the front door's counters."""
 
     settings: Settings
     hubs: dict[str, CaptureHub]
     slots: StreamSlots
     started_at: float = field(default_factory=time.monotonic)
-    _fanout: FanOut | None = None
-    _fanout_lock: threading.Lock = field(default_factory=threading.Lock)
+    front_door: FrontDoorStats = field(default_factory=FrontDoorStats)
     #: The ``_`` query values of the open streams: a page asks ``/status?viewer=``
     #: with its own to learn whether its stream still runs (Chrome fires no event
     #: when an <img> stream breaks, and other viewers keep the count above 0).
@@ -80,12 +107,6 @@ class ServerState:
         with self._tokens_lock:
             return token in self._viewer_tokens
 
-    def fanout(self) -> FanOut:
-        with self._fanout_lock:
-            if self._fanout is None:
-                self._fanout = FanOut(heartbeat_interval=self.settings.heartbeat_interval)
-            return self._fanout
-
     def hub(self, name: str | None) -> CaptureHub | None:
         """The hub of camera ``name`` (the default camera for ``None``), if it exists."""
         return self.hubs.get(name or self.settings.default_camera)
@@ -100,7 +121,3 @@ class ServerState:
         """End every stream and release every camera."""
         for hub in self.hubs.values():
             hub.close()
-        with self._fanout_lock:
-            fanout = self._fanout
-        if fanout is not None:
-            fanout.close()
