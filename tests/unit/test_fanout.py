@@ -1,7 +1,7 @@
 """The socket fan-out over real loopback TCP connections.
 
 Each test hands the server end of a connection to a :class:`FanOut` (as the
-app does with gunicorn's socket) and reads the client end with the kit's
+app does with a connection it accepted) and reads the client end with the kit's
 parser.
 """
 
