@@ -36,6 +36,13 @@ SUBCOMMANDS = {
 }
 
 
+#: The top-level usage: serving, and the commands (argparse prints "usage: " first).
+USAGE = """mjpeg-server [OPTIONS]           serve cameras (options below)
+       mjpeg-server probe URL [...]     what an MJPEG stream really sends
+       mjpeg-server bench URL [...]     load a stream with many viewers
+       mjpeg-server passwd FILE USER    add or change a user of an --auth-file"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -70,10 +77,9 @@ def _serve_parser() -> _Parser:
     defaults = Settings()
     parser = _Parser(
         prog="mjpeg-server",
-        description="Serve live camera video as Motion JPEG over HTTP. "
-        "Other commands: 'mjpeg-server probe URL' inspects any MJPEG stream; "
-        "'mjpeg-server bench URL' loads one with many viewers; "
-        "'mjpeg-server passwd FILE USER' adds a user to an --auth-file.",
+        usage=USAGE,
+        description="Serve live camera video as Motion JPEG over HTTP (the options below). "
+        "The other commands have their own --help.",
         epilog=f"Every flag can also be set by an environment variable: {ENV_PREFIX}FLAG_NAME "
         f"(e.g. {ENV_PREFIX}PORT=9000; several cameras separated by spaces).",
     )
@@ -295,7 +301,13 @@ def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Se
 
 def _run_subcommand(name: str, argv: Sequence[str]) -> int:
     module = importlib.import_module(SUBCOMMANDS[name])
-    parser = _Parser(prog=f"mjpeg-server {name}", description=module.__doc__)
+    # HELP is plain text laid out for a terminal: argparse would reflow a
+    # docstring's reStructuredText into a wall of ``markup``.
+    parser = _Parser(
+        prog=f"mjpeg-server {name}",
+        description=module.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     module.add_arguments(parser)
     result: int = module.run(parser.parse_args(argv))
     return result

@@ -1,14 +1,6 @@
-"""Apache htpasswd files with bcrypt entries, and ``mjpeg-server passwd FILE USER``.
-
-Add or change a user's password in an htpasswd file (bcrypt, as htpasswd -B
-writes it), without apache2-utils. The password is asked twice at a terminal,
-or read as one line from standard input otherwise:
-
-    mjpeg-server passwd /etc/mjpeg-server/users alice
-    printf '%s\\n' "$PASSWORD" | mjpeg-server passwd users.htpasswd alice
-
-The server reads the file with --auth-file FILE; restart it to load changes.
-"""
+"""Apache htpasswd files with bcrypt entries (what ``--auth-file`` reads), and
+``mjpeg-server passwd FILE USER``, which writes them without apache2-utils
+(:data:`HELP` says how to use it)."""
 
 from __future__ import annotations
 
@@ -20,7 +12,27 @@ from pathlib import Path
 from ._files import write_atomically
 from .config import ConfigError
 
-__all__ = ["BCRYPT_PREFIXES", "add_arguments", "hash_password", "load", "parse", "run", "verify"]
+__all__ = [
+    "BCRYPT_PREFIXES",
+    "HELP",
+    "add_arguments",
+    "hash_password",
+    "load",
+    "parse",
+    "run",
+    "verify",
+]
+
+#: ``mjpeg-server passwd --help``.
+HELP = """\
+Add or change a user's password in an htpasswd file (bcrypt, as htpasswd -B
+writes it), without apache2-utils. The password is asked twice at a terminal,
+or read as one line from standard input:
+
+  mjpeg-server passwd /etc/mjpeg-server/users alice
+  printf '%s\\n' "$PASSWORD" | mjpeg-server passwd users alice
+
+The server reads the file with --auth-file FILE; restart it to load changes."""
 
 #: bcrypt as htpasswd -B writes it ($2y$), as Python's bcrypt writes it ($2b$),
 #: and the older $2a$: all three check the same way.
@@ -127,7 +139,6 @@ def set_password(path: Path, user: str, password: str, cost: int = DEFAULT_COST)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("file", metavar="FILE", type=Path, help="the htpasswd file (created)")
     parser.add_argument("user", metavar="USER", help="the user name to add or change")
     parser.add_argument(

@@ -46,7 +46,7 @@ __all__ = ["OpenCVCamera", "as_jpeg"]
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'mjpeg-server[opencv]' (opencv-python-headless)"
+INSTALL_HINT = "in the repository: pip install '.[opencv]' (opencv-python-headless)"
 # How long close() waits for a reader stuck in cap.read(); the capture is
 # released by the reader itself once that read returns.
 _JOIN_TIMEOUT = 2.0

@@ -82,9 +82,11 @@ from ..wire.multipart import (
     StreamEnd,
     boundary_from_content_type,
 )
+from ..wording import counted
 from .errors import describe_error
 
 __all__ = [
+    "HELP",
     "ClientResult",
     "LoadConfig",
     "Report",
@@ -94,6 +96,26 @@ __all__ = [
     "run",
     "run_load",
 ]
+
+#: ``mjpeg-server bench --help``: plain text for a terminal (the design is above).
+HELP = """\
+Load any MJPEG stream with many concurrent viewers and report what they got.
+
+  mjpeg-server bench URL --clients N --seconds S
+
+opens N streams at once, reads them for S seconds, and reports per client:
+  fps          counted from its first frame to the end of the run
+  first frame  from the start of its connect to the last byte of its first frame
+  latency      arrival of each frame's last byte minus its X-Timestamp (the
+               server's clock: meaningful when both run on one machine)
+  dropped      gaps in X-Frame-Seq, if the server sends it
+  errors       refused or broken connections, HTTP errors, malformed streams
+
+Works against any MJPEG server (mjpg-streamer's /?action=stream too).
+--processes P spreads the clients over P processes, so hundreds of streams fit
+on two cores. --slow K --slow-rate 0.1 makes K clients read at 10 % of the
+stream's bandwidth, as over a slow link; their frames' age beyond transfer
+time shows whether the server queues old frames for them."""
 
 #: Receive buffer a slow client asks for (the kernel doubles it): tiny, so that
 #: a slow link's backlog stays on the server, where it shows (module docstring).
@@ -846,7 +868,8 @@ class Report:
         processes = f" in {config.processes} processes" if config.processes > 1 else ""
         rows = [
             f"mjpeg-server bench {config.url}",
-            f"  {config.clients} clients{slow} for {config.seconds:g} s{warmup}{processes}",
+            f"  {counted(config.clients, 'client')}{slow} for {config.seconds:g} s"
+            f"{warmup}{processes}",
             "",
             f"  {'':24}{'min':>9}{'median':>9}{'p99':>9}{'max':>9}",
             _row("fps per client", data["fps"], "min", "median"),
@@ -865,8 +888,9 @@ class Report:
             )
         rows += [
             "",
-            f"  {data['frames']} frames ({data['frames_per_s']}/s), {data['mb_per_s']} MB/s, "
-            f"{data['dropped']} dropped, {data['errors']} errors; "
+            f"  {counted(data['frames'], 'frame')} ({data['frames_per_s']}/s), "
+            f"{data['mb_per_s']} MB/s, {data['dropped']} dropped, "
+            f"{counted(data['errors'], 'error')}; "
             f"client CPU {data['client_cpu_percent']} % of a core",
         ]
         rows += [f"  error x{count}: {kind}" for kind, count in data["error_kinds"].items()]

@@ -27,9 +27,25 @@ from typing import Any
 from ..stats import percentile
 from ..wire.jpeg import is_complete_jpeg, jpeg_size
 from ..wire.multipart import DEVIATIONS, ProtocolError
+from ..wording import counted
 from .stream import HTTPStatusError, NotMultipartError, ReceivedFrame, StreamError, open_stream
 
-__all__ = ["Report", "add_arguments", "probe", "run"]
+__all__ = ["HELP", "Report", "add_arguments", "probe", "run"]
+
+#: ``mjpeg-server probe --help``: plain text for a terminal.
+HELP = """\
+What an MJPEG stream really sends, for debugging a camera.
+
+Reads the stream for --seconds (or until it ends) and reports the HTTP status
+and Content-Type, the boundary, frame count and rate, frame sizes and
+resolutions, latency from X-Timestamp (assumes the camera's clock and this
+machine's agree), gaps in X-Frame-Seq, JPEGs that lack SOI or EOI, and every
+deviation from RFC 2046 the tolerant parser had to accept.
+
+--save DIR keeps the frames as 000000.jpg, 000001.jpg ...; --json prints one
+JSON object. Exit status 0 when the stream was read; 1 when it could not be
+reached or read: the report of what arrived is still printed, and the error
+goes to stderr in one line."""
 
 CLOCK_NOTE = "X-Timestamp against this machine's clock: assumes synchronized clocks"
 
@@ -145,11 +161,15 @@ class Report:
             ),
             (
                 "sequence",
-                f"{sequence['gaps']} gaps in X-Frame-Seq, {sequence['missing']} frames missing"
+                f"{counted(sequence['gaps'], 'gap')} in X-Frame-Seq, "
+                f"{counted(sequence['missing'], 'frame')} missing"
                 if sequence
                 else "no X-Frame-Seq",
             ),
-            ("incomplete", f"{data['incomplete_jpegs']} of {data['frames']} JPEGs lack SOI or EOI"),
+            (
+                "incomplete",
+                f"{data['incomplete_jpegs']} of {counted(data['frames'], 'JPEG')} lack SOI or EOI",
+            ),
         ]
         deviations = [f"{name}: {text}" for name, text in data["deviations"].items()] or ["none"]
         lines += [("deviations" if i == 0 else "", d) for i, d in enumerate(deviations)]
@@ -205,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     _parser = argparse.ArgumentParser(
-        prog="python -m mjpeg_server.client.probe", description=__doc__
+        prog="python -m mjpeg_server.client.probe",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(_parser)
     sys.exit(run(_parser.parse_args()))

@@ -50,6 +50,7 @@ from ..config import Settings
 from ..hub import CaptureHub, HubClosed, HubSettings, Subscription
 from ..wire.frame_headers import encode_frame_headers
 from ..wire.multipart import Layout, PartEncoder
+from ..wording import counted
 from . import auth, compat, metrics
 from .bodies import ADOPT_STREAM, FanoutBody, WsgiBody
 from .controls import bp as controls_bp
@@ -185,20 +186,22 @@ def stream(name: str | None = None) -> Response:
     client = _client_address()
     token = request.args.get("_", "")[:MAX_TOKEN_LENGTH]
     server.track_viewer(token, +1)
-    log.info("client %s connected to camera %r (%d viewers)", client, hub.name, hub.clients)
+    log.info(
+        "client %s connected to camera %r (%s)", client, hub.name, counted(hub.clients, "viewer")
+    )
 
     def on_close(subscription: Subscription, seconds: float, reason: str) -> None:
         server.slots.release()
         server.track_viewer(token, -1)
         log.info(
-            "client %s left camera %r (%s) after %.1f s, %d frames sent, %d skipped (%d viewers)",
+            "client %s left camera %r (%s) after %.1f s, %s sent, %d skipped (%s)",
             client,
             hub.name,
             reason,
             seconds,
-            subscription.frames_sent,
+            counted(subscription.frames_sent, "frame"),
             subscription.frames_skipped,
-            hub.clients,
+            counted(hub.clients, "viewer"),
         )
 
     # Chromium paints a part only when the next part's headers have arrived;
