@@ -144,7 +144,8 @@ def update_camera(path: Path, name: str, changes: Mapping[str, Scalar | None]) -
 
     The result is checked the way the server reads it before it replaces the
     file, atomically. Comments and formatting are not kept (see the module
-    docstring). Raises :class:`ConfigError` if the file or the camera is missing.
+    docstring). Raises :class:`ConfigError` if the file or the camera is missing,
+    or the file cannot be written.
     """
     try:
         with path.open("rb") as file:
@@ -162,4 +163,7 @@ def update_camera(path: Path, name: str, changes: Mapping[str, Scalar | None]) -
         else:
             table[key] = value
     camera_arg(name, table, f"[cameras.{name}]")  # refuse to write what load() would refuse
-    write_atomically(path, dumps(data))
+    try:
+        write_atomically(path, dumps(data))
+    except OSError as error:  # a read-only or full file system: the caller says so
+        raise ConfigError(f"cannot write config file {path}: {error.strerror}") from None

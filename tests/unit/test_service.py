@@ -3,6 +3,8 @@ config, writing camera options back, and --version."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -166,6 +168,18 @@ def test_update_camera_refuses_what_would_not_load(
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[")):
         config_file.update_camera(config, name, changes)
     assert config.read_text() == before
+
+
+def test_update_camera_that_cannot_write_is_a_config_error(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read-only or full file system (root writes anywhere here, so it is simulated).
+    def refuse(path: Path, text: str) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(config_file, "write_atomically", refuse)
+    with pytest.raises(ConfigError, match=r"cannot write config file .*: Read-only file system"):
+        config_file.update_camera(config, "front", {"fps": 9})
 
 
 def test_dumps_quotes_what_toml_needs() -> None:
