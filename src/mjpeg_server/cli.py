@@ -150,6 +150,14 @@ def _serve_parser() -> _Parser:
     add("--tls-cert", metavar="FILE", help="PEM certificate (chain): serve HTTPS; needs --tls-key")
     add("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     add(
+        "--drop-same-frames",
+        type=int,
+        default=defaults.drop_same_frames,
+        metavar="N",
+        help="skip a frame byte-identical to the one before, but send at least one in N "
+        "(default %(default)s: send every frame)",
+    )
+    add(
         "--auth-file",
         metavar="FILE",
         help="htpasswd file with bcrypt entries (htpasswd -B, or 'mjpeg-server passwd FILE "
@@ -289,6 +297,7 @@ def settings_from_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[Se
             tls_key=args.tls_key,
             host=args.host,
             port=args.port,
+            drop_same_frames=args.drop_same_frames,
             auth_file=args.auth_file,
             tokens=tuple(args.tokens or ()),
             token_file=args.token_file,

@@ -89,6 +89,9 @@ class Settings:
     #: PEM certificate chain and private key: serve HTTPS instead of HTTP.
     tls_cert: str | None = None
     tls_key: str | None = None
+    #: Drop a frame byte-identical to the one before, but send at least one in
+    #: this many; 0 sends every frame.
+    drop_same_frames: int = 0
     #: htpasswd file with bcrypt entries: its users may watch (server/auth.py).
     auth_file: str | None = None
     #: Tokens accepted as ``?token=``, ``Authorization: Bearer`` or a Basic password.
@@ -108,6 +111,8 @@ class Settings:
             raise ConfigError(f"camera name used twice: {', '.join(duplicates)}")
         if not self.fps > 0:
             raise ConfigError(f"fps must be positive, not {self.fps}")
+        if self.drop_same_frames < 0:
+            raise ConfigError(f"drop-same-frames must be >= 0, not {self.drop_same_frames}")
         if self.max_clients < 1:
             raise ConfigError(f"max-clients must be at least 1, not {self.max_clients}")
         if self.server not in ("builtin", "dev"):

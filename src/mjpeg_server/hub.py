@@ -50,6 +50,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .cameras import Camera, CameraError, Frame
+from .pacing import RateCap, SameFrameFilter
 from .wire.frame_headers import encode_frame_headers
 from .wire.jpeg import jpeg_size
 from .wire.multipart import Layout, PartEncoder
@@ -142,6 +143,9 @@ class HubSettings:
     #: First wait before reopening a failed camera; doubles up to ``backoff_max``.
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
+    #: Drop a frame byte-identical to the previous one, but publish at least one
+    #: in this many (pacing.SameFrameFilter); 0 publishes every frame.
+    drop_same_frames: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ class HubStatus:
     frames_captured: int
     frames_sent: int
     frames_skipped: int
+    #: Frames not published because they were identical to the one before.
+    frames_unchanged: int
     opens: int
     closes: int
     failures: int
@@ -175,6 +181,7 @@ class HubStatus:
             "frames_captured": self.frames_captured,
             "frames_sent": self.frames_sent,
             "frames_skipped": self.frames_skipped,
+            "frames_unchanged": self.frames_unchanged,
             "opens": self.opens,
             "closes": self.closes,
             "failures": self.failures,
@@ -186,10 +193,22 @@ class HubStatus:
 class Subscription:
     """One consumer of a hub's frames. Not thread-safe: one consumer thread each."""
 
-    __slots__ = ("_closed", "_hub", "_version", "counted", "frames_sent", "frames_skipped")
+    __slots__ = (
+        "_closed",
+        "_hub",
+        "_rate",
+        "_version",
+        "counted",
+        "frames_sent",
+        "frames_skipped",
+    )
 
-    def __init__(self, hub: CaptureHub, version: int, *, counted: bool) -> None:
+    def __init__(
+        self, hub: CaptureHub, version: int, *, counted: bool, rate: RateCap | None = None
+    ) -> None:
         self._hub = hub
+        #: The viewer's rate cap (?fps=): parts it passes over count as skipped.
+        self._rate = rate
         # The version this subscriber has already seen; the newest part is newer.
         self._version = version
         self._closed = False
@@ -226,9 +245,14 @@ class Subscription:
         if self._closed or self._hub._closed:
             raise HubClosed(self._hub.name)
         part = self._hub._latest  # one attribute read: atomic, no lock needed
-        if part is not None and part.version > self._version:
-            return self._take(part)
-        return None
+        if part is None or part.version <= self._version:
+            return None
+        if self._rate is not None and not self._rate.take(part.frame.timestamp):
+            # Passed over for good: taken later it would be late.
+            self.frames_skipped += part.version - self._version
+            self._version = part.version
+            return None
+        return self._take(part)
 
     def _take(self, part: Part) -> Part:
         self.frames_skipped += part.version - self._version - 1
@@ -304,6 +328,9 @@ class CaptureHub:
         self._retired_sent = 0
         self._retired_skipped = 0
         self._frames_captured = 0
+        # --drop-same-frames: 1 would drop nothing, so only 2 and up make a filter.
+        drop_same = self.settings.drop_same_frames
+        self._same_frames = SameFrameFilter(drop_same) if drop_same > 1 else None
         self._opens = 0
         self._closes = 0
         self._failures = 0
@@ -317,17 +344,21 @@ class CaptureHub:
 
     # -- subscribers -------------------------------------------------------
 
-    def subscribe(self, *, counted: bool = True) -> Subscription:
+    def subscribe(self, *, counted: bool = True, max_fps: float | None = None) -> Subscription:
         """Start receiving parts; starts the camera if it is idle.
 
         The newest part, if any, is available at once to the new subscriber.
+        ``max_fps`` caps its rate, skipping parts evenly (pacing.RateCap).
         """
         with self._lock:
             if self._closed:
                 raise HubClosed(self.name)
             newest = self._latest
             subscription = Subscription(
-                self, newest.version - 1 if newest else self._version, counted=counted
+                self,
+                newest.version - 1 if newest else self._version,
+                counted=counted,
+                rate=None if max_fps is None else RateCap(max_fps, self.camera.fps),
             )
             self._subscribers.add(subscription)
             self._clients += counted
@@ -552,6 +583,13 @@ class CaptureHub:
         log.info("camera %r closed", self.name)
 
     def _publish(self, frame: Frame, seq: int, now: float) -> None:
+        if self._same_frames is not None and not self._same_frames.passes(frame.jpeg):
+            # Not published, but the camera is alive: it counts for the rate and
+            # the stall check. Viewers get the heartbeat meanwhile.
+            with self._lock:
+                self._frames_captured += 1
+                self._frame_times.append(now)
+            return
         data = self.encoder.encode(frame.jpeg, encode_frame_headers(frame.timestamp, seq))
         size = jpeg_size(frame.jpeg)
         with self._lock:
@@ -625,6 +663,7 @@ class CaptureHub:
                 frames_captured=self._frames_captured,
                 frames_sent=self._retired_sent + sum(s.frames_sent for s in subscribers),
                 frames_skipped=self._retired_skipped + sum(s.frames_skipped for s in subscribers),
+                frames_unchanged=self._same_frames.dropped if self._same_frames else 0,
                 opens=self._opens,
                 closes=self._closes,
                 failures=self._failures,

@@ -26,6 +26,7 @@ Other servers' URLs for the same streams and snapshots (``/?action=stream``,
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from dataclasses import asdict
@@ -86,7 +87,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     placeholder = _no_signal_jpeg()
     defaults = settings.camera_defaults
     hub_settings = HubSettings(
-        idle_timeout=settings.idle_timeout, stall_timeout=settings.stall_timeout
+        idle_timeout=settings.idle_timeout,
+        stall_timeout=settings.stall_timeout,
+        drop_same_frames=settings.drop_same_frames,
     )
     hubs = {
         camera.name: CaptureHub(
@@ -171,6 +174,7 @@ def stream(name: str | None = None) -> Response:
     server = _state()
     hub = _hub_or_404(server, name)
     headers = {"Content-Type": hub.encoder.content_type, **NO_CACHE}
+    max_fps = _max_fps(request.args.get("fps"))
     if request.method == "HEAD":
         return Response(b"", 200, headers)
     if not server.slots.try_acquire():
@@ -179,7 +183,7 @@ def stream(name: str | None = None) -> Response:
             f"Too many viewers ({server.slots.limit}); try again later.", RETRY_AFTER_BUSY
         )
     try:
-        subscription = hub.subscribe()
+        subscription = hub.subscribe(max_fps=max_fps)
     except HubClosed:
         server.slots.release()
         return _unavailable("The server is shutting down.", RETRY_AFTER_BUSY)
@@ -229,6 +233,19 @@ def stream(name: str | None = None) -> Response:
             layout=layout,
         )
     return Response(body, 200, headers)
+
+
+def _max_fps(text: str | None) -> float | None:
+    """``?fps=N``: the viewer's rate cap (a positive number), or ``None``; 400 otherwise."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        abort(400, description=f"fps must be a positive number, not {text[:20]!r}")
+    return value
 
 
 def _unavailable(message: str, retry_after: str) -> Response:

@@ -11,6 +11,7 @@ Per camera (label ``camera``)::
     mjpeg_server_frames_captured_total   frames the camera delivered
     mjpeg_server_frames_sent_total       frames written to viewers (each viewer counts)
     mjpeg_server_frames_skipped_total    frames viewers skipped (slow, or rate-capped)
+    mjpeg_server_frames_unchanged_total  identical frames not sent (--drop-same-frames)
     mjpeg_server_camera_opens_total      … closes_total, failures_total
     mjpeg_server_viewers                 streams open now
     mjpeg_server_fps                     measured frame rate; fps_configured: asked for
@@ -64,6 +65,7 @@ class _Collector:
             "frames_captured": "Frames the camera delivered.",
             "frames_sent": "Frames written to viewers; each viewer counts.",
             "frames_skipped": "Frames viewers skipped: slow, or capped by ?fps=.",
+            "frames_unchanged": "Identical frames not sent (--drop-same-frames).",
             "opens": "Times the camera was opened.",
             "closes": "Times the camera was closed.",
             "failures": "Times the camera failed and was reopened.",
