@@ -59,6 +59,11 @@ def test_per_camera_and_server_metrics() -> None:
         assert during[("mjpeg_server_viewers", front)] == 1
         assert during[("mjpeg_server_streams", ())] == 1
         assert during[("mjpeg_server_streams_refused_total", ())] == 1
+        # The front door's own counts: every request so far went through it.
+        assert during[("mjpeg_server_requests_total", ())] >= 3
+        assert during[("mjpeg_server_connections_accepted_total", ())] >= 3
+        assert during[("mjpeg_server_streams_started_total", ())] == 1
+        assert during[("mjpeg_server_header_timeouts_total", ())] == 0
         assert during[("mjpeg_server_frames_sent_total", front)] >= len(frames)
         assert during[("mjpeg_server_frames_captured_total", front)] >= len(frames)
         assert during[("mjpeg_server_camera_opens_total", front)] == 1

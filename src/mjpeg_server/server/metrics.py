@@ -18,13 +18,16 @@ Per camera (label ``camera``)::
     mjpeg_server_camera_state            1 for the camera's current state (label ``state``)
 
 Per server: ``mjpeg_server_streams``/``…_max_streams``,
-``mjpeg_server_streams_refused_total`` (503 at --max-clients),
+``mjpeg_server_streams_refused_total`` (503 at --max-clients), the front door's
+counts (``…_connections_accepted_total``, ``…_connections_refused_total``,
+``…_requests_total``, ``…_header_timeouts_total``, ``…_send_timeouts_total`` …),
 ``mjpeg_server_auth_failures_total``, ``mjpeg_server_auth_lockouts_total``,
 ``mjpeg_server_uptime_seconds`` and ``mjpeg_server_info{version}``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +47,22 @@ EXTENSION = "mjpeg_server.metrics"
 #: announce 1.0.0, which is the same text for ASCII names like ours).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _registry_lock = threading.Lock()
+
+
+#: The front door's counters (state.FrontDoorStats): metric name (before
+#: ``_total``) and help. Zero under ``--server dev``.
+_FRONT_DOOR = {
+    "accepted": ("connections_accepted", "Connections accepted."),
+    "refused": ("connections_refused", "Connections closed at once: at the connection limit."),
+    "requests": ("requests", "Complete requests run through the app."),
+    "streams": ("streams_started", "Requests that became streams."),
+    "header_timeouts": ("header_timeouts", "Connections closed: no request head in time."),
+    "oversize_heads": ("oversize_heads", "Request heads over the size limit (431)."),
+    "bad_requests": ("bad_requests", "Malformed requests (400) and bodies too large (413)."),
+    "send_timeouts": ("send_timeouts", "Responses and streams ended: no byte taken in time."),
+    "overloaded": ("overloaded", "Requests answered 503: too many waited for the app."),
+    "tls_failures": ("tls_failures", "TLS handshakes that failed."),
+}
 
 
 class _Collector:
@@ -108,6 +127,12 @@ class _Collector:
             "Streams refused with 503 because --max-clients were open.",
             server.slots.refused,
         )
+        stats = server.front_door
+        for field in dataclasses.fields(stats):
+            name, help_text = _FRONT_DOOR.get(
+                field.name, (f"front_door_{field.name}", f"The front door's {field.name} count.")
+            )
+            yield counter(f"mjpeg_server_{name}", help_text, getattr(stats, field.name))
         access = auth.of(self._app)
         yield counter(
             "mjpeg_server_auth_failures",
