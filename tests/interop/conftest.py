@@ -13,15 +13,13 @@ the end of the run; it is never asserted.
 from __future__ import annotations
 
 import io
-import json
-import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
+from interop.results import results
 from support.server import ServerProcess
 
 #: Distinct source frames: a skipped frame shows as a gap in their order.
@@ -29,35 +27,13 @@ FRAME_COUNT = 10
 #: Low, so a program on a loaded machine never falls behind (then the server
 #: would skip frames for it, and the test would fail for the machine's sake).
 CAMERA_FPS = 5
-ARTIFACTS = Path(os.environ.get("MJPEG_SERVER_ARTIFACTS", "artifacts")) / "interop"
-
-
-@dataclass
-class Result:
-    program: str
-    path: str
-    frames: int
-    seconds: float
-    fps: float
-    skipped_by_server: int
-
-
-_results: list[Result] = []
-
-
-def record(result: Result) -> None:
-    _results.append(result)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "results.json").write_text(
-        json.dumps([asdict(r) for r in _results], indent=2) + "\n"
-    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _results:
+    if not results:
         return
     terminalreporter.section(f"interop: frames read from a {CAMERA_FPS} fps camera")
-    for r in _results:
+    for r in results:
         terminalreporter.write_line(
             f"{r.program:<10} {r.path:<16} {r.frames:>3} frames; from the 2nd {r.seconds:5.2f} s = "
             f"{r.fps:5.2f} fps, {r.skipped_by_server} skipped by the server"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from interop.conftest import ARTIFACTS
+from interop.results import ARTIFACTS
 from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.client.stream import ReceivedFrame, iter_frames
 from mjpeg_server.stats import percentile

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from interop.conftest import Result, record
+from interop.results import Result, record
 from support.server import ServerProcess
 from support.tools import require_tool
 
