@@ -69,6 +69,12 @@ NO_CACHE = {
     "Expires": "0",
     "X-Accel-Buffering": "no",
 }
+#: Headers on every response, set in ``after_request`` so that every server gets
+#: them: the dev server, and the front door, which builds a stream's head from
+#: the app's response before the fan-out writes it. ``nosniff``: a browser must
+#: take a frame, a page or a 503 text for what its Content-Type says and never
+#: guess script or HTML from the bytes (a relayed upstream's are not ours to vouch for).
+EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff"}
 #: Longest stream token (``?_=``) remembered for ``/status?viewer=``.
 MAX_TOKEN_LENGTH = 64
 RETRY_AFTER_BUSY = "5"
@@ -110,7 +116,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     compat.install(app)
     metrics.install(app)
     app.register_blueprint(controls_bp)
+    app.after_request(_every_response)
     return app
+
+
+def _every_response(response: Response) -> Response:
+    response.headers.update(EVERY_RESPONSE)
+    return response
 
 
 bp = Blueprint("mjpeg", __name__)
