@@ -39,6 +39,7 @@ import importlib
 import io
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +47,7 @@ from pathlib import Path
 
 from ..picture import PictureSettings
 from ..picture.settings import OVERLAY_HINT, picture_controls
-from ..wire.jpeg import is_complete_jpeg, jpeg_size
+from ..wire.jpeg import jpeg_end, jpeg_size
 from ._handoff import BUFFERED_FRAMES
 from ._picture import SoftwarePicture
 from .base import CameraBusy, CameraFailed, CameraNotFound, Frame
@@ -69,23 +70,62 @@ def bundled_frames_dir() -> Path:
 
 
 def load_frames(folder: Path) -> list[bytes]:
-    """The ``*.jpg``/``*.jpeg`` files of ``folder`` in natural order (2.jpg before 10.jpg)."""
+    """The ``*.jpg``/``*.jpeg`` files of ``folder`` in natural order (2.jpg before 10.jpg),
+    each up to the end of its picture (:func:`~mjpeg_server.wire.jpeg.jpeg_end`).
+
+    Anything in the way (a folder or file that cannot be read, an entry named
+    like a frame that is no file) is a :class:`CameraNotFound` naming it, which
+    start-up reports in one line.
+    """
     if not folder.is_dir():
         raise CameraNotFound(f"emulated camera: no such folder {str(folder)!r}")
 
     def natural(path: Path) -> list[int | str]:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
-    paths = sorted(
-        (p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg")), key=natural
-    )
+    try:
+        names = [p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg")]
+    except OSError as error:
+        raise CameraNotFound(
+            f"emulated camera: cannot read folder {str(folder)!r}: {error.strerror}"
+        ) from None
+    paths = sorted(names, key=natural)
     if not paths:
         raise CameraNotFound(f"emulated camera: no .jpg files in {str(folder)!r}")
-    frames = [p.read_bytes() for p in paths]
-    for path, data in zip(paths, frames, strict=True):
-        if not is_complete_jpeg(data):
+    frames = []
+    for path in paths:
+        data = _read_file(path)
+        end = jpeg_end(data)
+        if end is None:
             raise CameraNotFound(f"emulated camera: {str(path)!r} is not a JPEG file")
+        frames.append(data[:end])
     return frames
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of a regular file; anything else is a CameraNotFound.
+
+    Opened without blocking and checked on the open descriptor: a FIFO named
+    ``x.jpg`` would otherwise wait for a writer for ever, and checking the name
+    before opening it would leave a window for it to change.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise CameraNotFound(
+            f"emulated camera: cannot read {str(path)!r}: {error.strerror}"
+        ) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CameraNotFound(f"emulated camera: {str(path)!r} is not a file")
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read()
+    except OSError as error:
+        raise CameraNotFound(
+            f"emulated camera: cannot read {str(path)!r}: {error.strerror}"
+        ) from None
+    finally:
+        os.close(fd)
 
 
 def reencode(frames: Sequence[bytes], size: tuple[int, int] | None, quality: int) -> list[bytes]:
