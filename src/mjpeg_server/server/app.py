@@ -190,7 +190,7 @@ def stream(name: str | None = None) -> Response:
     if request.method == "HEAD":
         return Response(b"", 200, headers)
     if not server.slots.try_acquire():
-        log.warning("refused a stream: %d streams already open", server.slots.limit)
+        server.refusals.refused("stream", f"{server.slots.limit} streams already open")
         return _unavailable(
             f"Too many viewers ({server.slots.limit}); try again later.", RETRY_AFTER_BUSY
         )

@@ -3,6 +3,7 @@ settings, one capture hub per camera, the stream slots and the front door's coun
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from flask import Flask
 
 from ..config import Settings
 from ..hub import CaptureHub
+from .refusals import RefusalLog
 
 __all__ = ["EXTENSION", "FrontDoorStats", "ServerState", "StreamSlots"]
 
@@ -91,6 +93,10 @@ class ServerState:
     slots: StreamSlots
     started_at: float = field(default_factory=time.monotonic)
     front_door: FrontDoorStats = field(default_factory=FrontDoorStats)
+    #: Refused requests, logged once per kind and interval with a count.
+    refusals: RefusalLog = field(
+        default_factory=lambda: RefusalLog(logging.getLogger("mjpeg_server.server"))
+    )
     #: The ``_`` query values of the open streams: a page asks ``/status?viewer=``
     #: with its own to learn whether its stream still runs (Chrome fires no event
     #: when an <img> stream breaks, and other viewers keep the count above 0).
@@ -118,6 +124,7 @@ class ServerState:
         return state
 
     def close(self) -> None:
-        """End every stream and release every camera."""
+        """End every stream and release every camera; write the refusals still counted."""
+        self.refusals.flush()
         for hub in self.hubs.values():
             hub.close()
