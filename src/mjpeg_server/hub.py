@@ -20,7 +20,16 @@ Goals, each one a failure of the classic Flask streaming recipe (field notes §1
 * a backend exception or a stall (no frame for ``stall_timeout``) closes and
   reopens the camera with capped exponential backoff; subscribers stay
   subscribed and resume with the next frame; the error stays visible in
-  :meth:`CaptureHub.status` (F1, F9);
+  :meth:`CaptureHub.status` (F1, F9). The backoff is for a camera that cannot
+  work; one that delivered frames for ``healthy_after`` seconds has shown it
+  can, so its next failure waits ``backoff_initial`` again (see HubSettings);
+* only JPEGs are served: a frame that is not one (a relayed upstream's error
+  page, a torn part) is counted in ``frames_rejected`` and dropped, never sent
+  as ``image/jpeg``; if nothing else comes, the stall that follows names them;
+* the status keeps what went wrong: ``last_error`` with the causes it was
+  raised from, and ``root_cause``, the error that began the current run of
+  failures, which later reopen attempts (mere symptoms: "connection refused"
+  while an upstream restarts) do not overwrite;
 * daemon threads and :meth:`CaptureHub.close` (F11);
 * :meth:`CaptureHub.reconfigure` changes the camera's settings under running
   streams: the capture thread applies a live change between two frames, or
@@ -44,15 +53,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from .cameras import Camera, CameraError, Frame
 from .pacing import RateCap, SameFrameFilter
+from .status import HubState, HubStatus, describe_error
 from .wire.frame_headers import encode_frame_headers
-from .wire.jpeg import jpeg_size
+from .wire.jpeg import is_complete_jpeg, jpeg_size
 from .wire.multipart import Layout, PartEncoder
 
 __all__ = [
@@ -73,14 +82,6 @@ log = logging.getLogger(__name__)
 _POLL_INTERVAL = 0.25
 # Frames kept for the measured frame rate.
 _FPS_WINDOW = 30
-
-
-class HubState(StrEnum):
-    IDLE = "idle"
-    STARTING = "starting"
-    STREAMING = "streaming"
-    ERROR = "error"
-    CLOSED = "closed"
 
 
 class HubClosed(Exception):
@@ -146,48 +147,51 @@ class HubSettings:
     #: Drop a frame byte-identical to the previous one, but publish at least one
     #: in this many (pacing.SameFrameFilter); 0 publishes every frame.
     drop_same_frames: int = 0
+    #: A session whose frames spanned this many seconds (first to last) proves the
+    #: camera works, so the failure that ends it waits ``backoff_initial`` again.
+    #: Backing off is for a camera that cannot work (open fails, or it dies at its
+    #: first frames: those never span a second); a camera that worked and failed
+    #: (a loose cable, an upstream restart) should be back as fast as the first
+    #: time. Without this, one failing every 2 s waited 0.5, 1, 2, 4, 8, 10, 10 s
+    #: and lost two thirds of its frames; with it, a fifth. One second is far
+    #: below any real failure period worth forgiving and far above the frames a
+    #: broken camera sends before dying, and a camera that fails just after it
+    #: still spends two thirds of its time streaming, never hammering reopens.
+    healthy_after: float = 1.0
 
 
-@dataclass(frozen=True)
-class HubStatus:
-    name: str
-    camera: str
-    state: HubState
-    fps_configured: float
-    fps_measured: float
-    resolution: tuple[int, int] | None
-    clients: int
-    frames_captured: int
-    frames_sent: int
-    frames_skipped: int
-    #: Frames not published because they were identical to the one before.
-    frames_unchanged: int
-    opens: int
-    closes: int
-    failures: int
-    last_error: str | None
-    #: Unix time of ``last_error``.
-    last_error_at: float | None
+@dataclass
+class _Session:
+    """How one capture session went: from open to close or failure."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "camera": self.camera,
-            "state": str(self.state),
-            "fps_configured": self.fps_configured,
-            "fps_measured": round(self.fps_measured, 2),
-            "resolution": list(self.resolution) if self.resolution else None,
-            "clients": self.clients,
-            "frames_captured": self.frames_captured,
-            "frames_sent": self.frames_sent,
-            "frames_skipped": self.frames_skipped,
-            "frames_unchanged": self.frames_unchanged,
-            "opens": self.opens,
-            "closes": self.closes,
-            "failures": self.failures,
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at,
-        }
+    error: BaseException | None = None
+    #: Frames published, and when the first and the last were.
+    frames: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+    #: Frames that were not JPEGs, and how the last one started.
+    rejected: int = 0
+    rejected_start: bytes = b""
+
+    def delivered(self, now: float) -> None:
+        if not self.frames:
+            self.first_at = now
+        self.frames += 1
+        self.last_at = now
+
+    @property
+    def delivered_for(self) -> float:
+        """Seconds the session's frames spanned, first to last."""
+        return self.last_at - self.first_at
+
+    def rejected_note(self) -> str:
+        """Why a stalled session had no frame, when the camera did send something."""
+        if not self.rejected:
+            return ""
+        return (
+            f" ({self.rejected} frames were not JPEGs and were not served; "
+            f"the last started {self.rejected_start!r})"
+        )
 
 
 class Subscription:
@@ -331,11 +335,16 @@ class CaptureHub:
         # --drop-same-frames: 1 would drop nothing, so only 2 and up make a filter.
         drop_same = self.settings.drop_same_frames
         self._same_frames = SameFrameFilter(drop_same) if drop_same > 1 else None
+        self._frames_rejected = 0
         self._opens = 0
         self._closes = 0
         self._failures = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
+        self._root_cause: str | None = None
+        # Whether the camera has failed with no frame since (capture thread only):
+        # the next failure then continues that run instead of starting one.
+        self._failing = False
         # A change asked for, not yet picked up by the capture thread; then the one
         # being opened (its first open decides whether it stays).
         self._pending: Reconfiguration | None = None
@@ -449,24 +458,34 @@ class CaptureHub:
                     return
                 if self._state is not HubState.ERROR:
                     self._state = HubState.STARTING
-            error = self._capture_session()
-            if error is None:
+            session = self._capture_session()
+            error = session.error
+            if error is None or session.delivered_for >= self.settings.healthy_after:
                 backoff = self.settings.backoff_initial
+            if error is None or session.frames:
+                self._failing = False  # the camera worked: a failure now is a new run
+            if error is None:
                 continue
             with self._lock:
                 self._failures += 1
-                self._last_error = f"{type(error).__name__}: {error}"
+                self._last_error = describe_error(error)
                 self._last_error_at = time.time()
+                if not self._failing:
+                    self._root_cause = self._last_error
+                self._failing = True
                 self._state = HubState.ERROR
                 self._cond.notify_all()
-                log.warning("camera %r failed: %s; retrying in %.1f s", self.name, error, backoff)
+                log.warning(
+                    "camera %r failed: %s; retrying in %.1f s", self.name, self._last_error, backoff
+                )
                 # Woken early by close(); subscribers leaving are seen next turn.
                 self._cond.wait(backoff)
             backoff = min(backoff * 2, self.settings.backoff_max)
 
-    def _capture_session(self) -> BaseException | None:
+    def _capture_session(self) -> _Session:
         """Open the camera and publish its frames until told to stop or to reopen with
-        new settings (→ None) or it fails (→ the error)."""
+        new settings (error None) or it fails (the error)."""
+        session = _Session()
         try:
             self.camera.open()
         except Exception as error:  # any backend failure must not kill the thread
@@ -474,8 +493,9 @@ class CaptureHub:
                 if self._reopening is not None:
                     # The new settings do not open: back to the ones that did.
                     self._roll_back_locked(error)
-                    return None
-            return error
+                    return session
+            session.error = error
+            return session
         with self._lock:
             self._opens += 1
             self._finish_reopening_locked(None)
@@ -489,27 +509,50 @@ class CaptureHub:
                         # Told to stop: a viewer arriving during the release gets the
                         # numbering continued, as after any idle pause (no gap).
                         self._last_published_at = None
-                        return None
+                        return session
                     request, self._pending = self._pending, None
                 if request is not None and not self._apply_live(request):
-                    return None  # closed by the finally below; _run opens the new camera
+                    return session  # closed by the finally below; _run opens the new camera
                 frame = self.camera.read(min(_POLL_INTERVAL, self.settings.stall_timeout))
                 now = self.clock()
+                if frame is not None and not is_complete_jpeg(frame.jpeg):
+                    self._reject(frame, session)
+                    frame = None  # not a frame: it does not keep the camera alive
                 if frame is None:
                     silent = now - last_frame_at
                     if silent >= self.settings.stall_timeout:
-                        return CameraStalled(f"no frame for {silent:.1f} s")
+                        session.error = CameraStalled(
+                            f"no frame for {silent:.1f} s{session.rejected_note()}"
+                        )
+                        return session
                     continue
                 last_frame_at = now
+                session.delivered(now)
                 if seq_offset is None:
                     # Continue the stream's numbering across reopens, with a gap for
                     # the frames missed meanwhile, as for frames the camera dropped.
                     seq_offset = self._last_seq + 1 + self._missed_frames(now) - frame.seq
                 self._publish(frame, frame.seq + seq_offset, now)
         except Exception as error:
-            return error
+            session.error = error
+            return session
         finally:
             self._close_camera()
+
+    def _reject(self, frame: Frame, session: _Session) -> None:
+        """Count a frame that is not a JPEG; say so once per session."""
+        with self._lock:
+            self._frames_rejected += 1
+        if not session.rejected:
+            log.warning(
+                "camera %r delivered a frame that is not a JPEG (%d bytes, starting %r); "
+                "frames like it are counted in /status and not served",
+                self.name,
+                len(frame.jpeg),
+                frame.jpeg[:16],
+            )
+        session.rejected += 1
+        session.rejected_start = frame.jpeg[:16]
 
     def _missed_frames(self, now: float) -> int:
         """Sequence numbers to skip when a session starts: none after an idle pause
@@ -664,11 +707,13 @@ class CaptureHub:
                 frames_sent=self._retired_sent + sum(s.frames_sent for s in subscribers),
                 frames_skipped=self._retired_skipped + sum(s.frames_skipped for s in subscribers),
                 frames_unchanged=self._same_frames.dropped if self._same_frames else 0,
+                frames_rejected=self._frames_rejected,
                 opens=self._opens,
                 closes=self._closes,
                 failures=self._failures,
                 last_error=self._last_error,
                 last_error_at=self._last_error_at,
+                root_cause=self._root_cause,
             )
 
     @property

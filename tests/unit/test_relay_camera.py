@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.hub import CaptureHub, HubSettings, HubState
 from mjpeg_server.wire.multipart import PartEncoder
 from support.server import ServerProcess
+from support.upstreams import STREAM_HEAD, Upstream, drip, error_status, parts
 from support.waiting import wait_until
 
 FRAMES = load_frames(bundled_frames_dir())
@@ -107,3 +109,66 @@ def test_spec() -> None:
     assert camera.fps == 15
     with pytest.raises(SpecError, match="expected a full http"):
         RelayCamera.from_spec(CameraSpec(kind="http"), CameraDefaults())
+
+
+# -- misbehaving upstreams (scripted, on real sockets: tests/support/upstreams.py) -----
+
+# A head of a few hundred bytes: at 4 bytes a second it would take over a minute.
+DRIPPED_HEAD = STREAM_HEAD.replace(b"\r\n\r\n", b"\r\nServer: " + b"s" * 200 + b"\r\n\r\n")
+
+
+def test_an_upstream_that_drips_its_head_runs_into_the_deadline() -> None:
+    """A byte every 0.25 s never trips a 1 s timeout per read, so the head must
+    have a deadline of its own, or the camera says ``starting`` for ever."""
+    with Upstream(drip(DRIPPED_HEAD, period=0.25)) as upstream:
+        camera = RelayCamera(upstream.url(), fps=30, timeout=1.0)
+        settings = HubSettings(backoff_initial=0.05, backoff_max=0.1)
+        with CaptureHub(camera, PartEncoder("b"), settings=settings) as hub, hub.subscribe():
+            wait_until(lambda: hub.state is HubState.ERROR, LIVENESS, message="still starting")
+            error = hub.status().last_error or ""
+    assert "no complete response head" in error
+    assert "within 1.0 s" in error
+
+
+def test_parts_that_are_not_jpegs_are_counted_and_never_served() -> None:
+    page = b"<html><body>Internal error</body></html>"
+    bodies = [FRAMES[0], page, FRAMES[1], page[:10], FRAMES[2], b""]
+    upstream_parts = parts(bodies, repeat=100, period=0.01, then_close=False)
+    with Upstream(upstream_parts) as upstream:
+        camera = RelayCamera(upstream.url(), fps=30)
+        with CaptureHub(camera, PartEncoder("b")) as hub, hub.subscribe() as viewer:
+            served = [viewer.next_part(LIVENESS) for _ in range(12)]
+            snapshots = [hub.snapshot(LIVENESS) for _ in range(12)]
+            wait_until(lambda: hub.status().frames_rejected >= 3, LIVENESS)
+    for part in served + snapshots:
+        assert part is not None
+        assert part.frame.jpeg in FRAMES
+
+
+def test_an_upstream_of_nothing_but_non_jpegs_fails_and_says_why() -> None:
+    """The stall that follows is the symptom; the status names what came instead."""
+    with Upstream(parts([b"<html>sorry</html>"] * 3, then_close=False)) as upstream:
+        camera = RelayCamera(upstream.url(), fps=30)
+        settings = HubSettings(stall_timeout=0.5, backoff_initial=0.05, backoff_max=0.1)
+        with CaptureHub(camera, PartEncoder("b"), settings=settings) as hub, hub.subscribe():
+            wait_until(lambda: hub.state is HubState.ERROR, LIVENESS)
+            status = hub.status()
+    assert status.frames_rejected >= 1
+    assert "no frame for" in (status.last_error or "")
+    assert re.search(r"\d+ frames were not JPEGs", status.last_error or "")
+    assert "b'<html>sorry</htm'" in (status.last_error or "")
+
+
+def test_status_keeps_the_root_cause_while_reopening_fails_with_symptoms() -> None:
+    """The upstream's stream ends (the cause); then every reopen gets a 503 while
+    it restarts (symptoms). ``last_error`` follows the symptoms, ``root_cause``
+    stays what began it, until the camera works again."""
+    with Upstream(parts(FRAMES), error_status(503, "Service Unavailable")) as upstream:
+        camera = RelayCamera(upstream.url(), fps=30)
+        settings = HubSettings(backoff_initial=0.01, backoff_max=0.02)
+        with CaptureHub(camera, PartEncoder("b"), settings=settings) as hub, hub.subscribe():
+            wait_until(lambda: hub.status().failures >= 3, LIVENESS)
+            status = hub.status()
+    assert "503" in (status.last_error or "")
+    assert "ended its stream" in (status.root_cause or "")
+    assert status.to_json()["root_cause"] == status.root_cause

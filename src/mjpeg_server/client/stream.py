@@ -18,14 +18,20 @@ the response headers and the parser's deviations.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..wire.frame_headers import decode_frame_headers
 from ..wire.multipart import (
@@ -179,6 +185,100 @@ class MJPEGStream:
         self.close()
 
 
+_Response = TypeVar("_Response")
+
+
+def _head_deadline(conn: HTTPConnection, read_head: Callable[[], _Response]) -> _Response:
+    """``read_head()`` (the response's status line and headers), ended by shutting
+    the socket down if it is not done within the read timeout, in total.
+
+    http.client applies the timeout to each read alone: a server that sends its
+    head a byte every few seconds would hold the caller for ever (a relay camera
+    stuck in ``starting`` with no error). One timer thread per request, only
+    while the head is read.
+    """
+    timeout, sock = conn.timeout, conn.sock
+    if not isinstance(timeout, int | float) or sock is None:
+        return read_head()
+    lock = threading.Lock()
+    state = {"done": False, "expired": False}
+
+    def expire() -> None:
+        with lock:
+            if state["done"]:
+                return
+            state["expired"] = True
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def finish() -> None:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+        if state["expired"]:
+            # Whatever the shut-down socket left of the head (an error, or a head
+            # cut short) is not the server's answer. TimeoutError is how urllib3,
+            # and then requests, recognise a read timeout.
+            raise TimeoutError(f"no complete response head within {timeout} s")
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        response = read_head()
+    except Exception:
+        finish()
+        raise
+    finish()
+    return response
+
+
+class _HeadDeadlineHTTPConnection(HTTPConnection):
+    def getresponse(self) -> Any:
+        return _head_deadline(self, super().getresponse)
+
+
+class _HeadDeadlineHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> Any:
+        return _head_deadline(self, super().getresponse)
+
+
+class _HeadDeadlineHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HeadDeadlineHTTPConnection
+
+
+class _HeadDeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HeadDeadlineHTTPSConnection
+
+
+_HEAD_DEADLINE_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _HeadDeadlineHTTPPool,
+    "https": _HeadDeadlineHTTPSPool,
+}
+
+
+class _HeadDeadlineAdapter(HTTPAdapter):
+    """requests' transport with :func:`_head_deadline` on every connection,
+    direct or through a proxy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _HEAD_DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: Any, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _HEAD_DEADLINE_POOLS
+        return manager
+
+
+def _session_with_head_deadline() -> requests.Session:
+    session = requests.Session()
+    adapter = _HeadDeadlineAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def open_stream(
     url: str,
     *,
@@ -189,20 +289,21 @@ def open_stream(
 ) -> MJPEGStream:
     """Connect and check the response; the body is read by :meth:`MJPEGStream.frames`.
 
-    ``timeout`` bounds the connection, the wait for the response headers and
-    every wait for more bytes. ``strict`` makes the parser reject deviations
+    ``timeout`` bounds the connection, the whole response head (in total, not per
+    byte, when ``session`` is not given: :func:`_head_deadline`) and every wait
+    for more bytes of the body. ``strict`` makes the parser reject deviations
     from RFC 2046 (see ``multipart.RFC_ALLOWED``). Raises
     :class:`StreamConnectionError`, :class:`StreamTimeout`,
     :class:`HTTPStatusError` or :class:`NotMultipartError`.
     """
     own_session = None
     if session is None:
-        session = own_session = requests.Session()
+        session = own_session = _session_with_head_deadline()
     try:
         try:
             response = session.get(url, stream=True, timeout=timeout)
         except requests.Timeout as exc:
-            raise StreamTimeout(f"no response from {url} within {timeout} s") from exc
+            raise StreamTimeout(f"no complete response head from {url} within {timeout} s") from exc
         except requests.RequestException as exc:
             raise StreamConnectionError(f"cannot connect to {url}: {describe_error(exc)}") from exc
         try:

@@ -1,0 +1,90 @@
+"""What a capture hub says about its camera: its state, the record ``/status``
+shows, and a failure put into words.
+
+Apart from the hub (``hub.py``), which fills them in and re-exports them, so
+that what is reported can be read without the threading that produces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["HubState", "HubStatus", "describe_error"]
+
+
+class HubState(StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    STREAMING = "streaming"
+    ERROR = "error"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    name: str
+    camera: str
+    state: HubState
+    fps_configured: float
+    fps_measured: float
+    resolution: tuple[int, int] | None
+    clients: int
+    frames_captured: int
+    frames_sent: int
+    frames_skipped: int
+    #: Frames not published because they were identical to the one before.
+    frames_unchanged: int
+    #: Frames the camera delivered that were not JPEGs: counted, never served.
+    frames_rejected: int
+    opens: int
+    closes: int
+    failures: int
+    last_error: str | None
+    #: Unix time of ``last_error``.
+    last_error_at: float | None
+    #: The error that began the current run of failures (the last run, once the
+    #: camera is back); ``last_error`` may be a later symptom of it.
+    root_cause: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "camera": self.camera,
+            "state": str(self.state),
+            "fps_configured": self.fps_configured,
+            "fps_measured": round(self.fps_measured, 2),
+            "resolution": list(self.resolution) if self.resolution else None,
+            "clients": self.clients,
+            "frames_captured": self.frames_captured,
+            "frames_sent": self.frames_sent,
+            "frames_skipped": self.frames_skipped,
+            "frames_unchanged": self.frames_unchanged,
+            "frames_rejected": self.frames_rejected,
+            "opens": self.opens,
+            "closes": self.closes,
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "root_cause": self.root_cause,
+        }
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` and the errors it was raised from, the root cause last.
+
+    A backend's message says what to do (``CameraNotFound: picamera2 camera 0:
+    list the cameras with ...``); the cause it wraps says what happened, and both
+    belong in the status. A cause whose words the message already quotes is
+    left out.
+    """
+    text = f"{type(error).__name__}: {error}"
+    seen = {id(error)}
+    cause = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if str(cause) and str(cause) not in text:
+            text += f"; caused by {type(cause).__name__}: {cause}"
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return text
