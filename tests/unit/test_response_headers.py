@@ -1,5 +1,5 @@
 """Headers every response carries, whoever writes it: the real server process
-(gunicorn, its fan-out writing stream heads itself, the WSGI send path, and the
+(the built-in front door, which writes streams from its event loop, and the
 development server), over real sockets."""
 
 from __future__ import annotations
@@ -33,12 +33,8 @@ def stream_head(server: ServerProcess, path: str) -> dict[str, str]:
 
 @pytest.fixture(
     scope="module",
-    params=[
-        ("--server", "gunicorn", "--send-path", "fanout"),
-        ("--server", "gunicorn", "--send-path", "wsgi"),
-        ("--server", "dev"),
-    ],
-    ids=["fanout", "wsgi", "dev"],
+    params=[("--server", "builtin"), ("--server", "dev")],
+    ids=["builtin", "dev"],
 )
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     # One stream slot: the second stream is a 503 written by the app.
@@ -68,7 +64,7 @@ def test_every_response_says_nosniff(server: ServerProcess, path: str) -> None:
 
 
 def test_streams_and_refused_streams_say_nosniff(server: ServerProcess) -> None:
-    """The fan-out writes a stream's head itself, not through the WSGI server."""
+    """A stream and a refused stream carry them too, whoever writes them."""
     head = stream_head(server, "/stream.mjpg")
     assert head["x-content-type-options"] == "nosniff"
     # The slot is free again once the server has seen that connection go.
