@@ -22,10 +22,10 @@ from mjpeg_server.cameras import Frame
 from mjpeg_server.cameras.emulated import EmulatedCamera
 from mjpeg_server.hub import CaptureHub, HubClosed, HubSettings
 from mjpeg_server.wire.multipart import PartEncoder
+from support.waiting import LIVENESS
 
 ENCODER = PartEncoder("mjpegframe")
 HEADERS = (("X-Timestamp", "1795463181.465235"), ("X-Frame-Seq", "123456"))
-LIVENESS = 20.0  # seconds a subscriber may take to see a part: a hang, not a figure
 
 
 @pytest.fixture(scope="module")

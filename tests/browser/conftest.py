@@ -19,13 +19,13 @@ import pytest
 from support.chromium import (
     CHROMIUM_ARGS,
     KEEP_DEFAULT_BEHAVIOUR,
-    LIVENESS,
     Tabs,
     ViewerPage,
     find_chromium,
     unavailable,
 )
 from support.promises import Promises
+from support.waiting import LIVENESS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext

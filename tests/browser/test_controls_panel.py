@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from mjpeg_server.picture import Orientation
-from support.chromium import FRAMES_DIR, LIVENESS, ViewerPage
+from support.chromium import FRAMES_DIR, ViewerPage
 from support.exif import exif_app1, with_exif
 from support.server import ServerProcess
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
 
 def shown_aspect(viewer: ViewerPage) -> float:

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from support.chromium import LIVENESS, ViewerPage, identify_jpeg
+from support.chromium import ViewerPage, identify_jpeg
 from support.server import ServerProcess
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
 # Slow enough that each frame stays newest long enough to be sampled; faster
 # than the server's 1 s heartbeat, whose re-sent part would hide the lag.

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from support.chromium import LIVENESS, Tabs, changes
+from support.chromium import Tabs, changes
 from support.server import ServerProcess
 from support.tls import make_certificate
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

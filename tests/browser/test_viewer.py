@@ -23,11 +23,11 @@ import requests
 from PIL import Image
 
 import mjpeg_server
-from support.chromium import FRAMES_DIR, LIVENESS, Tabs, ViewerPage, changes, identify_jpeg
+from support.chromium import FRAMES_DIR, Tabs, ViewerPage, changes, identify_jpeg
 from support.promises import Promises
 from support.server import ServerProcess
 from support.tcp_proxy import TcpProxy
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -20,9 +20,8 @@ from mjpeg_server.client.stream import ReceivedFrame, iter_frames
 from mjpeg_server.stats import percentile
 from support.proxies import RECIPES, Caddy, Nginx, free_port, make_certificate, replace_all
 from support.server import ServerProcess
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
-LIVENESS = 30.0
 TOKEN = "proxy-token-0123456789abcdef"
 FRAMES = 20
 SOURCES = load_frames(bundled_frames_dir())

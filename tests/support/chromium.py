@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 from PIL import Image, ImageStat
 
+# The one liveness bound: browser tests may import it from here too.
+from support.waiting import LIVENESS  # noqa: F401
+
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, FloatRect, Page, Request
 
@@ -43,9 +46,6 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-
-#: Liveness bound for anything in a browser test that just has to happen eventually.
-LIVENESS = 20.0
 
 #: Playwright's launch switches that make Chromium behave unlike a user's: users
 #: have the back/forward cache, and a page that keeps its stream open when left

@@ -13,11 +13,10 @@ from types import TracebackType
 from typing import Self
 
 from .tools import require_tool
-from .waiting import wait_until
+from .waiting import LIVENESS, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "docs" / "proxy"
-LIVENESS = 30.0
 
 
 def free_port() -> int:

@@ -8,6 +8,11 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+#: Seconds any one wait in a test may take before it counts as a hang: a liveness
+#: bound, never a performance claim, so generous that a loaded 2-core CI box
+#: shared with other test runs never reaches it. The one definition every suite uses.
+LIVENESS = 30.0
+
 
 class Timeout(AssertionError):
     """A condition did not become true before its deadline."""

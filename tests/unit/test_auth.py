@@ -20,8 +20,8 @@ from mjpeg_server.server.auth import MAX_FAILURES, FailureLimiter, warn_if_expos
 from mjpeg_server.wire.jpeg import is_complete_jpeg
 from support.server import ServerProcess, run_cli
 from support.tools import require_tool
+from support.waiting import LIVENESS
 
-LIVENESS = 20.0
 TOKEN = "t0ken-for-the-tests-0123456789"
 PROTECTED = [
     "/",

@@ -15,10 +15,9 @@ from mjpeg_server.cameras import (
     SpecError,
     create_camera,
 )
-from mjpeg_server.cameras.emulated import EmulatedCamera, bundled_frames_dir, load_frames
+from mjpeg_server.cameras.emulated import EmulatedCamera, load_frames
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
-
-FRAMES = load_frames(bundled_frames_dir())
+from support.fixtures import FRAMES
 
 
 class ManualClock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import socket
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -38,19 +37,13 @@ SAMPLE = MJPG_STREAMER_CAPTURE
 ENCODER = PartEncoder(BOUNDARY)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WSGIStreamServer]:
-    with WSGIStreamServer() as running:
-        yield running
-
-
 def old_style_body(seqs: range) -> bytes:
     """mjpg-streamer's layout: a delimiter before each part, LF-free, Content-Length."""
     return ENCODER.opening + b"".join(frame_parts(ENCODER, seqs))
 
 
-def test_reads_chunked_http11_stream(server: WSGIStreamServer) -> None:
-    with open_stream(server.url("/stream?n=5")) as stream:
+def test_reads_chunked_http11_stream(wsgi_server: WSGIStreamServer) -> None:
+    with open_stream(wsgi_server.url("/stream?n=5")) as stream:
         assert stream.status_code == 200
         assert stream.headers["Transfer-Encoding"] == "chunked"
         assert stream.boundary == BOUNDARY
@@ -64,11 +57,11 @@ def test_reads_chunked_http11_stream(server: WSGIStreamServer) -> None:
     assert all(f.received_at > 0 for f in frames)
 
 
-def test_iter_frames_with_a_session(server: WSGIStreamServer) -> None:
+def test_iter_frames_with_a_session(wsgi_server: WSGIStreamServer) -> None:
     with requests.Session() as session:
-        frames = list(iter_frames(server.url("/stream?n=2"), session=session))
+        frames = list(iter_frames(wsgi_server.url("/stream?n=2"), session=session))
         assert [f.seq for f in frames] == [0, 1]
-        assert len(list(iter_frames(server.url("/stream?n=1"), session=session))) == 1
+        assert len(list(iter_frames(wsgi_server.url("/stream?n=1"), session=session))) == 1
 
 
 def test_reads_http10_close_delimited_stream() -> None:
@@ -101,16 +94,16 @@ def test_frame_fields_are_none_when_absent_or_malformed() -> None:
     )
 
 
-def test_http_error_status(server: WSGIStreamServer) -> None:
+def test_http_error_status(wsgi_server: WSGIStreamServer) -> None:
     with pytest.raises(HTTPStatusError, match=r"answered HTTP 404 NOT FOUND") as error:
-        open_stream(server.url("/missing"))
+        open_stream(wsgi_server.url("/missing"))
     assert error.value.status_code == 404
     assert isinstance(error.value, StreamError)
 
 
-def test_not_multipart(server: WSGIStreamServer) -> None:
+def test_not_multipart(wsgi_server: WSGIStreamServer) -> None:
     with pytest.raises(NotMultipartError, match="expected a multipart Content-Type") as error:
-        next(iter_frames(server.url("/text")))
+        next(iter_frames(wsgi_server.url("/text")))
     assert error.value.content_type == "text/plain"
 
 
@@ -162,8 +155,8 @@ def test_describe_error(error: BaseException, words: str) -> None:
     assert describe_error(error) == words
 
 
-def test_no_bytes_for_timeout_seconds(server: WSGIStreamServer) -> None:
-    frames = iter_frames(server.url("/stall"), timeout=0.3)
+def test_no_bytes_for_timeout_seconds(wsgi_server: WSGIStreamServer) -> None:
+    frames = iter_frames(wsgi_server.url("/stall"), timeout=0.3)
     assert next(frames).seq == 0
     with pytest.raises(StreamTimeout, match=r"no bytes from .*/stall for 0.3 s"):
         next(frames)

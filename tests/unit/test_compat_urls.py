@@ -11,8 +11,7 @@ import requests
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.wire.jpeg import is_complete_jpeg
 from support.server import ServerProcess
-
-LIVENESS = 20.0
+from support.waiting import LIVENESS
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,7 @@ import requests
 from mjpeg_server.client.stream import MJPEGStream, ReceivedFrame, open_stream
 from mjpeg_server.wire.jpeg import jpeg_size
 from support.server import ServerProcess, run_cli
-from support.waiting import wait_until
-
-LIVENESS = 20.0
+from support.waiting import LIVENESS, wait_until
 
 
 class Viewer:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from mjpeg_server.cameras.emulated import EmulatedCamera, bundled_frames_dir, load_frames
+from mjpeg_server.cameras.emulated import EmulatedCamera, load_frames
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_end
+from support.fixtures import FRAMES
 from support.server import run_cli
 
-FRAMES = load_frames(bundled_frames_dir())
 TIMEOUT = 30.0  # a hang fails the test (subprocess.TimeoutExpired), it never passes
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mjpeg_server.cameras.emulated import EmulatedCamera, bundled_frames_dir, load_frames
+from mjpeg_server.cameras.emulated import EmulatedCamera
 from mjpeg_server.hub import CaptureHub, HubSettings
 from mjpeg_server.server.fanout import UNSENT_LIMIT, FanOut, FanOutClient
 from mjpeg_server.wire.multipart import (
@@ -23,12 +23,11 @@ from mjpeg_server.wire.multipart import (
     PartEnd,
     PartStart,
 )
-from support.waiting import wait_until
+from support.fixtures import FRAMES
+from support.waiting import LIVENESS, wait_until
 
-FRAMES = load_frames(bundled_frames_dir())
 ENCODER = PartEncoder("fanouttest")
 HEAD = b"HTTP/1.1 200 OK\r\n\r\n"
-LIVENESS = 20.0
 
 
 class Reader:

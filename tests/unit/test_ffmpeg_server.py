@@ -15,15 +15,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
+from mjpeg_server.cameras.emulated import bundled_frames_dir
 from mjpeg_server.client.stream import NotMultipartError, iter_frames, open_stream
 from mjpeg_server.wire.multipart import MultipartParser, ProtocolError
+from support.fixtures import FRAMES
 from support.server import ServerProcess, run_cli
 from support.tools import require_tool
-from support.waiting import wait_until
-
-LIVENESS = 30.0
-FRAMES = load_frames(bundled_frames_dir())
+from support.waiting import LIVENESS, wait_until
 
 
 def listening(port: int) -> bool:

@@ -23,9 +23,8 @@ import pytest
 import requests
 
 from support.server import ServerProcess, thread_count
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
-LIVENESS = 30.0
 #: Short deadlines for the tests that wait them out (the defaults are 10 s).
 HEADER_TIMEOUT = "2"
 SEND_TIMEOUT = "2"

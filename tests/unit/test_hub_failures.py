@@ -16,14 +16,12 @@ import time
 import pytest
 
 from mjpeg_server.cameras import Camera, CameraFailed, CameraNotFound, Frame
-from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.hub import CaptureHub, HubSettings
 from mjpeg_server.status import describe_error
 from mjpeg_server.wire.multipart import PartEncoder
-from support.waiting import wait_until
+from support.fixtures import FRAMES
+from support.waiting import LIVENESS, wait_until
 
-FRAMES = load_frames(bundled_frames_dir())
-LIVENESS = 20.0
 # Small real waits (the hub sleeps them), distinct at every doubling.
 SETTINGS = HubSettings(
     idle_timeout=None, stall_timeout=60.0, backoff_initial=0.01, backoff_max=0.08

@@ -30,6 +30,7 @@ from mjpeg_server.client.bench import (
 from mjpeg_server.wire.multipart import PartEncoder
 from support.fixtures import MJPG_STREAMER_CAPTURE
 from support.server import ServerProcess
+from support.waiting import LIVENESS
 
 SAMPLE = MJPG_STREAMER_CAPTURE
 ENCODER = PartEncoder("mjpegframe")
@@ -266,7 +267,8 @@ def test_credentials_in_the_url_are_sent(streamer: Http10Streamer) -> None:
     """mjpg-streamer's -c user:pass: the URL's user and password as Basic auth."""
     url = streamer.url().replace("http://", "http://cam%40home:s3cret@")
     first = len(streamer.requests)
-    assert run_load(LoadConfig(url, seconds=0.5)).errors == {}
+    # Long enough for a frame on a loaded box: a frame proves the request was answered.
+    assert run_load(LoadConfig(url, seconds=2.0)).errors == {}
     assert b"\r\nAuthorization: Basic Y2FtQGhvbWU6czNjcmV0\r\n" in streamer.requests[first]
 
 
@@ -274,7 +276,11 @@ def test_credentials_in_the_url_are_sent(streamer: Http10Streamer) -> None:
 def test_reads_our_server() -> None:
     with ServerProcess("--camera", "emulated?fps=15", "--max-clients", "8") as server:
         report = run_load(LoadConfig(server.url("/stream.mjpg"), clients=3, seconds=2.0))
-        assert join_times(server.url("/stream.mjpg"), 2, pause=0.0)
+        joins = join_times(server.url("/stream.mjpg"), 2, pause=0.0, timeout=LIVENESS)
+    # Each join's time to its first frame: measured (positive), and within its
+    # deadline (a join that misses it raises instead).
+    assert len(joins) == 2
+    assert all(0 < seconds < LIVENESS for seconds in joins), joins
     assert_all_read(report.clients, 3)
     assert report.to_json()["errors"] == 0
 

@@ -11,9 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mjpeg_server.client.stream import iter_frames
 from support.server import ServerProcess
-from support.waiting import wait_until
+from support.waiting import LIVENESS, wait_until
 
-LIVENESS = 20.0
 TOKEN = "metrics-token-0123456789"
 
 

@@ -16,8 +16,7 @@ from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.pacing import RateCap, SameFrameFilter
 from support.server import ServerProcess, run_cli
-
-LIVENESS = 30.0
+from support.waiting import LIVENESS
 
 
 def taken(

@@ -14,9 +14,9 @@ from mjpeg_server.cameras import Camera, create_camera
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.wire.jpeg import jpeg_size
 from support.server import ServerProcess
+from support.waiting import LIVENESS
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV is the 'opencv' extra")
-LIVENESS = 20.0
 
 
 def frames_of(camera: Camera, count: int) -> list[bytes]:

@@ -11,8 +11,8 @@ import requests
 
 from mjpeg_server.server.refusals import RefusalLog
 from support.server import ServerProcess
+from support.waiting import LIVENESS
 
-LIVENESS = 20.0
 log = logging.getLogger("test.refusals")
 
 

@@ -10,17 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from mjpeg_server.cameras import CameraDefaults, CameraSpec, SpecError, create_camera
-from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.cameras.relay import RelayCamera
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.hub import CaptureHub, HubSettings, HubState
 from mjpeg_server.wire.multipart import PartEncoder
+from support.fixtures import FRAMES
 from support.server import ServerProcess
 from support.upstreams import STREAM_HEAD, Upstream, drip, error_status, parts
-from support.waiting import wait_until
-
-FRAMES = load_frames(bundled_frames_dir())
-LIVENESS = 20.0
+from support.waiting import LIVENESS, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ import pytest
 import requests
 
 from support.server import ServerProcess
-from support.waiting import wait_until
-
-LIVENESS = 20.0
+from support.waiting import LIVENESS, wait_until
 
 
 def stream_head(server: ServerProcess, path: str) -> dict[str, str]:

@@ -23,9 +23,9 @@ from mjpeg_server.picture import Orientation
 from support.exif import exif_app1, with_exif
 from support.fixtures import FIXTURES
 from support.server import ServerProcess
+from support.waiting import LIVENESS
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV is the 'opencv' extra")
-LIVENESS = 30.0
 UPRIGHT, TURNED = (640, 480), (480, 640)
 
 

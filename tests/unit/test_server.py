@@ -14,14 +14,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.wire.jpeg import is_complete_jpeg
+from support.fixtures import FRAMES
 from support.server import ServerProcess
-from support.waiting import wait_until
-
-LIVENESS = 20.0
-FRAMES = load_frames(bundled_frames_dir())
+from support.waiting import LIVENESS, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.client.stream import iter_frames
+from support.fixtures import FRAMES
 from support.server import ServerProcess, run_cli
 from support.tls import make_certificate
 from support.tools import require_tool
-from support.waiting import wait_until
-
-LIVENESS = 30.0
-FRAMES = load_frames(bundled_frames_dir())
+from support.waiting import LIVENESS, wait_until
 
 
 @pytest.fixture(scope="module")
