@@ -5,7 +5,14 @@ reads a clock, in the way ``flask.sansio`` and h11 promise it: the server, the
 client tools and anyone else do their own I/O around it, and the tests feed it
 input whole and byte by byte.
 
-- ``multipart``: the ``multipart/x-mixed-replace`` encoder (each frame framed
-  once, shared by every viewer) and the tolerant, linear-time parser;
+- ``multipart``: the ``multipart/x-mixed-replace`` codec in one import (the
+  public API: encoder, parser, events, errors); it is made of
+  ``encoder`` (each frame framed once, shared by every viewer),
+  ``headers`` (part headers, the boundary and ``Content-Type`` rules),
+  ``events`` (what the parser says), ``parser`` (the h11-style driver),
+  ``receive_buffer`` (the bytes fed), ``framing``, ``readers`` and
+  ``payload_readers`` (one reader per framing), and ``deviations`` (what is
+  tolerated of RFC 2046, decided in one place);
+- ``frame_headers``: ``X-Timestamp`` and ``X-Frame-Seq``, written and read by one rule;
 - ``jpeg``: just enough JPEG to check a frame and read its size.
 """

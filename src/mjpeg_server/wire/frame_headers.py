@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from .multipart import Headers
+from .headers import Headers
 
 __all__ = [
     "SEQUENCE",
@@ -59,7 +59,7 @@ class FrameStamp:
 def encode_frame_headers(timestamp: float, seq: int) -> tuple[tuple[str, str], tuple[str, str]]:
     """The ``(name, value)`` pairs for a frame captured at ``timestamp`` with number ``seq``.
 
-    For :meth:`~mjpeg_server.wire.multipart.PartEncoder.encode` or a response's
+    For :meth:`~mjpeg_server.wire.encoder.PartEncoder.encode` or a response's
     headers. Raises ``ValueError`` for a timestamp that is not finite or a
     negative ``seq``: the readers would drop them.
     """
