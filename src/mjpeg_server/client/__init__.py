@@ -4,7 +4,8 @@
   around the sans-I/O parser (``mjpeg_server.wire``);
 - ``errors``: the error types, and the one wording every tool uses for a failure;
 - ``probe``: ``mjpeg-server probe URL``, what a stream really sends;
-- ``bench``: ``mjpeg-server bench URL``, many concurrent viewers and what they got.
+- ``bench``: ``mjpeg-server bench URL``, many concurrent viewers and what they got
+  (a package: config, results, recorder, runner, report, cli).
 """
 
 from .errors import (

@@ -14,5 +14,6 @@ input whole and byte by byte.
   ``payload_readers`` (one reader per framing), and ``deviations`` (what is
   tolerated of RFC 2046, decided in one place);
 - ``frame_headers``: ``X-Timestamp`` and ``X-Frame-Seq``, written and read by one rule;
+- ``http1``: an HTTP/1 response as a client reads it: the head, then the body's framing;
 - ``jpeg``: just enough JPEG to check a frame and read its size.
 """
