@@ -19,13 +19,17 @@ from types import TracebackType
 from typing import Self
 
 _HEAD_LIMIT = 64 * 1024
+#: The most of a connection's request bytes kept for ``cut`` to search.
+_REQUESTS_LIMIT = 1024 * 1024
 
 
 @dataclass
 class _Connection:
     client: socket.socket
     upstream: socket.socket
-    first_bytes: bytes
+    #: What the client has sent so far (bounded): a kept-alive connection may
+    #: carry a page, a poll and then a stream, so ``cut`` searches all of it.
+    requests: bytearray
     #: Directions still relaying; the sockets close when both are done.
     pumps: int = 2
 
@@ -52,9 +56,9 @@ class TcpProxy:
 
     def cut(self, marker: bytes) -> int:
         """Close both ends of every open connection whose request contains ``marker``
-        (searched in the first bytes the client sent). Returns how many were cut."""
+        (searched in every request the client sent on it). Returns how many were cut."""
         with self._lock:
-            doomed = [c for c in self._connections if marker in c.first_bytes]
+            doomed = [c for c in self._connections if marker in c.requests]
             self._connections = [c for c in self._connections if c not in doomed]
         for connection in doomed:
             connection.close()
@@ -94,17 +98,27 @@ class TcpProxy:
         except OSError:
             client.close()
             return
-        connection = _Connection(client, upstream, first)
+        connection = _Connection(client, upstream, bytearray(first))
         with self._lock:
             self._connections.append(connection)
         threading.Thread(
             target=self._pump, args=(connection, upstream, client), daemon=True
         ).start()
-        self._pump(connection, client, upstream)
+        self._pump(connection, client, upstream, record=True)
 
-    def _pump(self, connection: _Connection, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(
+        self,
+        connection: _Connection,
+        source: socket.socket,
+        sink: socket.socket,
+        *,
+        record: bool = False,
+    ) -> None:
         try:
             while data := source.recv(_HEAD_LIMIT):
+                if record and len(connection.requests) < _REQUESTS_LIMIT:
+                    with self._lock:
+                        connection.requests += data
                 sink.sendall(data)
             sink.shutdown(socket.SHUT_WR)  # pass the end of this direction on
         except OSError:
