@@ -106,3 +106,11 @@ def test_the_server_logs_a_crowd_of_refused_viewers_in_two_lines() -> None:
     refusals = [line for line in server.lines[start:] if "refused" in line]
     assert len(refusals) == 2, refusals
     assert "refused 19 more streams" in refusals[1]
+
+
+def test_one_more_is_one_stream(lines: Callable[[], list[str]]) -> None:
+    harness = Harness()
+    harness.refusals.refused("stream", "full")
+    harness.refusals.refused("stream", "full")
+    harness.refusals.flush()
+    assert lines()[1] == "refused 1 more stream in the last 0 s: full"

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..wording import counted
+
 __all__ = ["RefusalLog"]
 
 #: Seconds over which repeated refusals of one kind are counted into one line.
@@ -113,9 +115,8 @@ class RefusalLog:
 
     def _summary_locked(self, what: str, why: str, kind: _Kind, now: float) -> tuple[object, ...]:
         line = (
-            "refused %d more %ss in the last %.0f s: %s",
-            kind.count,
-            what,
+            "refused %s in the last %.0f s: %s",
+            counted(kind.count, f"more {what}"),
             now - kind.since,
             why,
         )
