@@ -1,366 +1,240 @@
-"""Scenario benchmark: the real server, 1 to 200 viewers, and what each one costs.
+"""Scenario benchmark: this server side by side with mjpg-streamer, 1 to 1,000 viewers.
 
-``tox -e bench`` runs it after the microbenchmarks; by hand, from the checkout::
+``tox -e bench`` runs it after the microbenchmarks (give it mjpg-streamer with
+``MJPG_STREAMER=/path/to/mjpg_streamer``; without it, the comparison is skipped,
+saying so, and our own figures still come). By hand, from the checkout::
 
-    PYTHONPATH=src:tests python -m bench.scenarios                  # 3 runs, medians
-    PYTHONPATH=src:tests python -m bench.scenarios --runs 1 --clients 100 --no-slow
-    PYTHONPATH=src:tests python -m bench.scenarios --label wsgi --server-arg=--send-path=wsgi
+    PYTHONPATH=src:tests python -m bench.scenarios            # 3 runs, medians (~12 min)
+    PYTHONPATH=src:tests python -m bench.scenarios --quick    # 1 run, 1/100/300 viewers
+    PYTHONPATH=src:tests python -m bench.scenarios --viewers 1 300 --runs 1 --no-slow
+    PYTHONPATH=src:tests python -m bench.scenarios --label dev --server-arg=--server=dev --no-peer
     PYTHONPATH=src:tests python -m bench.scenarios --label before --server-path /tmp/old/src
 
-Each run generates 1280x720 frames of about 90 KB (``fixtures/make_frames.py
---detail``), starts the real server (default gunicorn configuration, an
-emulated camera at 30 fps, kept open between scenarios so that every client
-joins a running stream), then for each client count runs ``mjpeg-server bench``
-in its own processes (so the measuring side never shares this process's GIL)
-and, during the steady part of the run (after all clients are connected and a
-warm-up), samples the server's process tree from ``/proc``: CPU (utime + stime
-of gunicorn's master and worker) and RSS (summed over the tree). From these:
+What one run does. It makes 30 frames of 1280x720, about 90 KB each
+(``fixtures/make_frames.py --detail``, named 001.jpg … so that both servers
+loop them in the same order). Then, one server at a time (the order alternates
+between runs), it starts the server on that folder at 30 fps, and for each
+viewer count runs ``mjpeg-server bench`` in processes of its own (so the
+measuring side never shares this process's GIL): all the viewers connect at
+once (a join storm: their time to first frame is the storm's), read for a
+warm-up, then for the measured window, while this process samples the
+server's processes from ``/proc``. From these, per server and viewer count:
 
-* server CPU per delivered frame = server CPU seconds / frames received by all
-  clients in the same time, in µs, and as % of one core;
-* RSS per client = (RSS with N clients - RSS with 1) / (N - 1): the server is
-  the same process through the growing counts, so this is the cost of the
-  extra streams (threads, buffers) that stays;
-* time to first frame of a client joining a running stream, measured by
-  joining one at a time while 1 and 100 others watch;
-* the slow-client scenario: 100 clients of which 5 read at 10 % of the stream's
-  bandwidth, and what that does to the other 95.
+* dropped frames: gaps in ``X-Frame-Seq``, or, where the server sends none
+  (mjpg-streamer), in each frame's place in the folder's loop, known from its
+  size (``mjpeg-server bench --loop DIR``);
+* latency (last byte received minus ``X-Timestamp``, the capture time) p50/p99;
+* first frame of the join storm, p50 and max;
+* server CPU per delivered frame: the server's utime + stime over the window
+  divided by the frames all viewers received in it, in µs (with 1 viewer:
+  the fixed cost of a frame); and as % of one core;
+* RSS (median over the window), threads (most seen), and RSS per viewer:
+  (RSS with N - RSS with 1) / (N - 1);
+* at 1 and 100 viewers, a viewer joining the running stream: time to first
+  frame of 20 joins one after another;
+* for this server only, the slow-viewer scenario: 100 viewers of which 5 read
+  at 10 % of the stream's bandwidth, and what that does to the other 95.
 
-Results go to ``results/bench/LABEL.md`` (the table, also printed) and
-``LABEL.json`` (every run's raw figures and the medians). Nothing is asserted:
-the box is shared and noisy, so the figures are medians of ``--runs`` runs,
-read against issue 5's targets in the table's last section.
+Results: ``results/bench/LABEL.md`` (the tables with ratios and the targets,
+also printed) and ``LABEL.json`` (every run's raw figures and the medians), and
+the curve as a picture, ``docs/performance.png`` (``--plot``). Nothing is
+asserted: the box is shared and noisy, so the figures are medians of
+``--runs`` runs, and both servers are measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from bench import report
+from bench.procs import cpu_seconds, established, rss_bytes, threads
+from bench.servers import FPS, MjpgStreamer, Ours, Server, find_mjpg_streamer
 from mjpeg_server.client.bench import join_times
 from mjpeg_server.stats import percentile
-from support.server import ServerProcess, child_pids
 from support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE_FRAMES = ROOT / "fixtures" / "make_frames.py"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-FPS = 30
-# Client processes per count: one asyncio process reads ~100 streams at 30 fps
-# with room to spare; two keep 200 from measuring the client instead.
-PROCESSES_FROM = 100
+#: Frames in the loop: one second's worth, so that a viewer would have to miss
+#: 30 frames in a row before a drop counted from loop positions goes unseen.
+LOOP_FRAMES = 30
+#: One asyncio client process reads about 100 streams of 90 KB frames at 30 fps.
+VIEWERS_PER_PROCESS = 100
+MAX_PROCESSES = 8
 JOINS = 20
-SLOW_CLIENTS, SLOW_OF = 5, 100
+JOINS_AT = (1, 100)
+SLOW_VIEWERS, SLOW_OF = 5, 100
+FULL_VIEWERS = [1, 10, 50, 100, 200, 300, 500, 1000]
+QUICK_VIEWERS = [1, 100, 300]
 
 
-# ------------------------------------------------------------ the server tree
+# ------------------------------------------------------------ frames
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (gunicorn's master and its worker)."""
-    pids = [pid]
-    for child in child_pids(pid):
-        pids += tree(child)
-    return pids
+def make_frames(folder: Path, count: int = 3) -> list[int]:
+    """Benchmark frames (1280x720, ~90 KB), made by the one script that makes
+    frames, named ``001.jpg`` …: natural and alphabetical order agree, so every
+    server loops them alike. Returns their sizes in that order."""
+    subprocess.run(
+        [
+            sys.executable,
+            str(MAKE_FRAMES),
+            str(folder),
+            "--size",
+            "1280x720",
+            "--detail",
+            "--count",
+            str(count),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for path in list(folder.glob("*.jpg")):
+        path.rename(folder / f"{int(path.stem):03d}.jpg")
+    return [path.stat().st_size for path in sorted(folder.glob("*.jpg"))]
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """utime + stime of each process (every thread), summed."""
-    total = 0
-    for pid in pids:
-        # The fields after the command name, which is in parentheses and may hold spaces.
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / CLOCK_TICKS
+# ------------------------------------------------------------ one measurement
 
 
-def rss_bytes(pids: Sequence[int]) -> int:
-    return sum(int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE for pid in pids)
+def processes_for(viewers: int) -> int:
+    return max(1, min(MAX_PROCESSES, math.ceil(viewers / VIEWERS_PER_PROCESS)))
 
 
-# ------------------------------------------------------------ one scenario
+def warmup_for(viewers: int) -> float:
+    """Seconds left out at the start: the join storm, then a settled second."""
+    return 2.0 + viewers / 250
 
 
-@dataclass(frozen=True)
-class Scenario:
-    clients: int
-    slow: int = 0
-    #: Join one client at a time during the steady window, for time to first frame.
-    joins: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"{self.clients} clients ({self.slow} slow)" if self.slow else f"{self.clients}"
-
-
-def run_scenario(
-    server: ServerProcess, scenario: Scenario, seconds: float, warmup: float
+def measure(
+    server: Server,
+    viewers: int,
+    *,
+    window: float,
+    loop: Path,
+    slow: int = 0,
+    joins: int = 0,
 ) -> dict[str, Any]:
-    """Drive the server with ``mjpeg-server bench`` and sample it meanwhile."""
-    url = server.url("/stream.mjpg")
-    processes = 2 if scenario.clients >= PROCESSES_FROM else 1
+    """Drive ``server`` with ``mjpeg-server bench`` and sample it meanwhile."""
+    warmup = warmup_for(viewers)
+    seconds = warmup + window + 1.0
     command = [
         sys.executable,
         "-m",
         "mjpeg_server",
         "bench",
-        url,
+        server.stream_url,
         "--clients",
-        str(scenario.clients),
+        str(viewers),
         "--seconds",
-        str(seconds),
+        f"{seconds:g}",
         "--warmup",
-        str(warmup),
+        f"{warmup:g}",
         "--processes",
-        str(processes),
+        str(processes_for(viewers)),
         "--slow",
-        str(scenario.slow),
+        str(slow),
+        "--loop",
+        str(loop),
         "--json",
     ]
-    # The load tool is this process's mjpeg_server, whatever server tree is measured.
+    started = time.monotonic()
+    # The load tool is this checkout's mjpeg_server, whatever server is measured.
     load = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
-        wait_until(
-            lambda: server.status()["clients"] == scenario.clients,
-            60,
-            interval=0.1,
-            message=f"{scenario.clients} clients never connected",
-        )
-        connected = time.monotonic()
-        pids = tree(server.pid)
-        # The steady part: after the warm-up, and a margin before the clients stop.
-        start, end = connected + warmup + 0.5, connected + seconds - 1.0
+        # The steady part: after the load tool's warm-up, and a margin before it stops.
+        start, end = started + warmup + 0.5, started + seconds - 0.75
+        # A server that cannot take them all in time (mjpg-streamer's listen
+        # backlog is 10) is measured with those it took; the table says how many.
+        while established(server.port) < viewers and time.monotonic() < start:
+            time.sleep(0.05)
+        pids = server.pids()
         time.sleep(max(0.0, start - time.monotonic()))
+        connected = established(server.port)
         cpu_start, t_start = cpu_seconds(pids), time.monotonic()
-        rss = [rss_bytes(pids)]
-        joins = join_times(url, scenario.joins) if scenario.joins else []
+        rss, most_threads = [rss_bytes(pids)], threads(pids)
+        joined = join_times(server.stream_url, joins) if joins else []
         while time.monotonic() < end:
-            time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+            time.sleep(min(0.25, max(0.0, end - time.monotonic())))
             rss.append(rss_bytes(pids))
+            most_threads = max(most_threads, threads(pids))
         cpu_end, t_end = cpu_seconds(pids), time.monotonic()
-        out, _ = load.communicate(timeout=seconds + 60)
+        out, _ = load.communicate(timeout=seconds + 120)
     finally:
         if load.poll() is None:
             load.kill()
             load.wait()
-    report: dict[str, Any] = json.loads(out)
+    result: dict[str, Any] = json.loads(out)
     cpu_rate = (cpu_end - cpu_start) / (t_end - t_start)
-    frames_per_s = report["frames_per_s"]
+    frames_per_s = result["frames_per_s"]
     return {
-        "scenario": scenario.name,
-        "clients": scenario.clients,
-        "slow": scenario.slow,
-        "load": report,
+        "server": server.name,
+        "viewers": viewers,
+        "connected": connected,
+        "slow": slow,
+        "load": result,
         "server_cpu_percent": 100 * cpu_rate,
         "server_us_per_frame": 1e6 * cpu_rate / frames_per_s if frames_per_s else None,
-        "server_rss_mb": statistics.median(rss) / 1e6,
+        "server_rss_mb": percentile(rss, 50) / 1e6,
+        "server_threads": most_threads,
         "join_first_frame_ms": {
-            "p50": percentile(joins, 50) * 1000 if joins else None,
-            "max": max(joins) * 1000 if joins else None,
+            "p50": percentile(joined, 50) * 1000 if joined else None,
+            "max": max(joined) * 1000 if joined else None,
         },
     }
 
 
-def make_frames(folder: Path) -> list[int]:
-    """The benchmark frames, made by the one script that makes frames."""
-    subprocess.run(
-        [sys.executable, str(MAKE_FRAMES), str(folder), "--size", "1280x720", "--detail"],
-        check=True,
-        capture_output=True,
-    )
-    return sorted(path.stat().st_size for path in folder.glob("*.jpg"))
-
-
-def one_run(
-    frames: Path, scenarios: Sequence[Scenario], args: argparse.Namespace
+def measure_server(
+    start: Callable[[], AbstractContextManager[Server]],
+    viewers: Sequence[int],
+    args: argparse.Namespace,
+    loop: Path,
+    *,
+    slow_scenario: bool,
 ) -> list[dict[str, Any]]:
-    env = {"PYTHONPATH": args.server_path} if args.server_path else None
-    camera = f"emulated:{frames}?fps={FPS}"
-    max_clients = str(max(s.clients for s in scenarios) + JOINS)
-    server_args = ["--camera", camera, "--max-clients", max_clients, "--idle-timeout", "never"]
+    """Every viewer count on one fresh server; its idle cost first."""
     results = []
-    with ServerProcess(*server_args, *args.server_arg, env=env) as server:
-        idle_rss = rss_bytes(tree(server.pid))
-        for scenario in scenarios:
-            result = run_scenario(server, scenario, args.seconds, args.warmup)
-            result["server_idle_rss_mb"] = idle_rss / 1e6
+    with start() as server:
+        name = server.name
+        pids = server.pids()
+        idle = {"rss_mb": rss_bytes(pids) / 1e6, "threads": threads(pids)}
+        for count in viewers:
+            joins = JOINS if count in JOINS_AT else 0
+            result = measure(server, count, window=args.window, loop=loop, joins=joins)
+            result["server_idle"] = idle
             results.append(result)
-            print(f"  {scenario.name}: {summary_line(result)}", flush=True)
-            # Let the last clients' connections close before the next count.
-            wait_until(lambda: server.status()["clients"] == 0, 30, interval=0.1)
-    one = next((r["server_rss_mb"] for r in results if r["clients"] == 1 and not r["slow"]), None)
-    for result in results:
-        clients = result["clients"]
-        grows = one is not None and clients > 1 and not result["slow"]
-        result["rss_per_client_kb"] = (
-            (result["server_rss_mb"] - one) * 1000 / (clients - 1) if grows else None
-        )
+            print(f"  {name} {count}: {report.summary_line(result)}", flush=True)
+            # The last viewers' connections close before the next count starts.
+            wait_until(lambda: established(server.port) == 0, 60, interval=0.1)
+        if slow_scenario:
+            result = measure(server, SLOW_OF, window=args.window, loop=loop, slow=SLOW_VIEWERS)
+            result["server_idle"] = idle
+            results.append(result)
+            print(f"  {name} {SLOW_OF} ({SLOW_VIEWERS} slow): {report.summary_line(result)}")
+    add_rss_per_viewer(results)
     return results
 
 
-def summary_line(result: dict[str, Any]) -> str:
-    load = result["load"]
-    return (
-        f"fps min {load['fps']['min']}, p99 {load['latency_ms']['p99']} ms, "
-        f"{load['dropped']} dropped, server CPU {result['server_cpu_percent']:.1f} % "
-        f"({fmt(result['server_us_per_frame'], 0)} µs/frame), errors {load['errors']}"
-    )
-
-
-# ------------------------------------------------------------ medians and table
-
-
-def median_of(runs: Sequence[dict[str, Any]], path: str) -> float | None:
-    """The median over runs of the figure at ``path`` ("load.latency_ms.p99")."""
-    values = []
-    for run in runs:
-        value: Any = run
-        for key in path.split("."):
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, int | float):
-            values.append(float(value))
-    return statistics.median(values) if values else None
-
-
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-# Columns of the main table: header, path in a scenario's result, digits.
-COLUMNS: list[tuple[str, str, int]] = [
-    ("fps min", "load.fps.min", 2),
-    ("fps median", "load.fps.median", 2),
-    ("latency p50 ms", "load.latency_ms.p50", 2),
-    ("p99 ms", "load.latency_ms.p99", 1),
-    ("max ms", "load.latency_ms.max", 1),
-    ("dropped", "load.dropped", 0),
-    ("1st frame p50 ms", "load.first_frame_ms.p50", 1),
-    ("MB/s", "load.mb_per_s", 0),
-    ("server CPU %", "server_cpu_percent", 1),
-    ("µs/frame", "server_us_per_frame", 0),
-    ("RSS MB", "server_rss_mb", 1),
-    ("RSS/client KB", "rss_per_client_kb", 0),
-    ("client CPU %", "load.client_cpu_percent", 0),
-    ("errors", "load.errors", 0),
-]
-SLOW_COLUMNS: list[tuple[str, str, int]] = [
-    ("fast fps min", "load.fps.min", 2),
-    ("fast fps median", "load.fps.median", 2),
-    ("fast p99 ms", "load.latency_ms.p99", 1),
-    ("fast dropped", "load.dropped", 0),
-    ("slow fps", "load.slow_clients.fps.median", 2),
-    ("slow kB/s", "load.slow_clients.rate_kb_per_s", 0),
-    ("slow age p50 (intervals)", "load.slow_clients.age_intervals.p50", 2),
-    ("slow age max", "load.slow_clients.age_intervals.max", 2),
-    ("errors", "load.errors", 0),
-]
-
-
-def medians(runs: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per scenario, the median of every column over the runs."""
-    rows = []
-    for index, first in enumerate(runs[0]):
-        same = [run[index] for run in runs]
-        row = {"scenario": first["scenario"], "clients": first["clients"], "slow": first["slow"]}
-        paths = {path for _, path, _ in COLUMNS + SLOW_COLUMNS}
-        paths |= {"join_first_frame_ms.p50", "join_first_frame_ms.max"}
-        row |= {path: median_of(same, path) for path in sorted(paths)}
-        rows.append(row)
-    return rows
-
-
-def markdown_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, int]], first: str
-) -> list[str]:
-    lines = [
-        "| " + " | ".join([first, *(header for header, _, _ in columns)]) + " |",
-        "|" + "---:|" * (len(columns) + 1),
-    ]
-    for row in rows:
-        cells = [fmt(row[path], digits) for _, path, digits in columns]
-        lines.append("| " + " | ".join([row["scenario"], *cells]) + " |")
-    return lines
-
-
-# Issue 5 §3: (target, scenario row: a client count or "slow", figure, met if, digits).
-TARGETS: list[tuple[str, int | str, str, Callable[[float], bool], int]] = [
-    ("100 clients: every client ≥ 29.5 fps", 100, "load.fps.min", lambda v: v >= 29.5, 2),
-    ("100 clients: 0 dropped frames", 100, "load.dropped", lambda v: v == 0, 0),
-    ("100 clients: p99 latency ≤ 10 ms", 100, "load.latency_ms.p99", lambda v: v <= 10, 1),
-    ("100 clients: server CPU ≤ 50 µs per frame", 100, "server_us_per_frame", lambda v: v <= 50, 0),
-    ("200 clients: every client ≥ 29 fps", 200, "load.fps.min", lambda v: v >= 29, 2),
-    ("200 clients: p99 latency ≤ 25 ms", 200, "load.latency_ms.p99", lambda v: v <= 25, 1),
-    ("join, 1 watching: first frame ≤ 5 ms p50", 1, "join_first_frame_ms.p50", lambda v: v <= 5, 2),
-    (
-        "join, 100 watching: first frame ≤ 5 ms p50",
-        100,
-        "join_first_frame_ms.p50",
-        lambda v: v <= 5,
-        2,
-    ),
-    ("RSS growth ≤ 150 KB per client (200 vs 1)", 200, "rss_per_client_kb", lambda v: v <= 150, 0),
-    ("slow clients at 10 %: the others ≥ 29.5 fps", "slow", "load.fps.min", lambda v: v >= 29.5, 2),
-    ("slow clients at 10 %: the others drop 0", "slow", "load.dropped", lambda v: v == 0, 0),
-    (
-        "slow clients: frames ≤ 3 intervals old beyond transfer (max)",
-        "slow",
-        "load.slow_clients.age_intervals.max",
-        lambda v: v <= 3,
-        2,
-    ),
-]
-
-
-def targets(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Issue 5's targets against the medians: met or not, never asserted."""
-    by_key: dict[int | str, dict[str, Any]] = {
-        "slow" if r["slow"] else r["clients"]: r for r in rows
-    }
-    lines = ["| target | median | |", "|---|---:|---|"]
-    for label, key, path, good, digits in TARGETS:
-        value = by_key.get(key, {}).get(path)
-        verdict = "-" if value is None else "met" if good(value) else "**not met**"
-        lines.append(f"| {label} | {fmt(value, digits)} | {verdict} |")
-    return lines
-
-
-def markdown(label: str, rows: Sequence[dict[str, Any]], info: dict[str, Any]) -> str:
-    steady = [r for r in rows if not r["slow"]]
-    slow = [r for r in rows if r["slow"]]
-    joins = [r for r in steady if r["join_first_frame_ms.p50"] is not None]
-    lines = [
-        f"# Scenario benchmark: {label}",
-        "",
-        f"{info['when']}; medians of {info['runs']} runs of {info['seconds']:g} s "
-        f"(warm-up {info['warmup']:g} s); frames {info['frame_sizes']} bytes at {FPS} fps; "
-        f"server args {' '.join(info['server_args']) or '(defaults)'}; "
-        f"load average before: {info['loadavg']}.",
-        "",
-        *markdown_table(steady, COLUMNS, "clients"),
-    ]
-    if joins:
-        lines += ["", "| joining a running stream, watching | first frame p50 ms | max ms |"]
-        lines += ["|---:|---:|---:|"]
-        lines += [
-            f"| {r['clients']} | {fmt(r['join_first_frame_ms.p50'], 2)} "
-            f"| {fmt(r['join_first_frame_ms.max'], 2)} |"
-            for r in joins
-        ]
-    if slow:
-        lines += ["", *markdown_table(slow, SLOW_COLUMNS, "clients")]
-    lines += ["", "Issue 5 targets:", "", *targets(rows)]
-    return "\n".join(lines) + "\n"
+def add_rss_per_viewer(results: list[dict[str, Any]]) -> None:
+    """RSS per viewer: the growth from 1 viewer, over the extra viewers (same process)."""
+    one = next((r["server_rss_mb"] for r in results if r["viewers"] == 1 and not r["slow"]), None)
+    for result in results:
+        n = result["viewers"]
+        grows = one is not None and n > 1 and not result["slow"]
+        result["rss_per_viewer_kb"] = (
+            (result["server_rss_mb"] - one) * 1000 / (n - 1) if grows else None
+        )
 
 
 # ------------------------------------------------------------ main
@@ -369,55 +243,94 @@ def markdown(label: str, rows: Sequence[dict[str, Any]], info: dict[str, Any]) -
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--runs", type=int, default=3, help="runs, each on a fresh server (default 3)")
-    add("--clients", type=int, nargs="+", default=[1, 50, 100, 200], help="client counts")
-    add("--seconds", type=float, default=18.0, help="length of each scenario (default 18)")
-    add("--warmup", type=float, default=3.0, help="left out of each scenario (default 3)")
-    add("--no-slow", action="store_true", help="skip the slow-client scenario")
-    add("--label", default="scenarios", help="results/bench/LABEL.{md,json}")
+    add("--quick", action="store_true", help="1 run at 1, 100 and 300 viewers, no slow scenario")
+    add("--runs", type=int, help="runs, each on fresh servers (default 3; --quick: 1)")
+    add("--viewers", type=int, nargs="+", help=f"viewer counts (default {FULL_VIEWERS})")
+    add("--window", type=float, default=5.0, help="measured seconds per count (default 5)")
+    add("--no-slow", action="store_true", help="skip the slow-viewer scenario")
+    add("--no-peer", action="store_true", help="measure this server only")
+    add("--label", default="scenarios", help="results/bench/LABEL.{md,json} (default scenarios)")
     add("--out", type=Path, default=ROOT / "results" / "bench", help="results folder")
+    add("--plot", type=Path, default=ROOT / "docs" / "performance.png", help="the curve's PNG")
+    add("--no-plot", action="store_true", help="write no PNG")
     add(
         "--server-arg",
         action="append",
         default=[],
-        help="an extra flag for the server, repeatable (e.g. --server-arg=--send-path=wsgi)",
+        help="an extra flag for this server, repeatable (e.g. --server-arg=--server=dev)",
     )
-    add("--server-path", help="PYTHONPATH for the server: measure another tree's server")
-    return parser.parse_args(argv)
+    add("--server-path", help="PYTHONPATH for this server: measure another tree's server")
+    args = parser.parse_args(argv)
+    args.runs = args.runs or (1 if args.quick else 3)
+    args.viewers = args.viewers or (QUICK_VIEWERS if args.quick else FULL_VIEWERS)
+    args.no_slow = args.no_slow or args.quick
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    scenarios = [Scenario(n, joins=JOINS if n in (1, 100) else 0) for n in args.clients]
-    if not args.no_slow:
-        scenarios.append(Scenario(SLOW_OF, slow=SLOW_CLIENTS))
-    runs = []
-    with tempfile.TemporaryDirectory(prefix="mjpeg-bench-") as folder:
-        sizes = make_frames(Path(folder))
+    binary, absent = (None, "--no-peer") if args.no_peer else find_mjpg_streamer()
+    if binary is None:
+        print(f"mjpg-streamer: not compared: {absent}", flush=True)
+    env = {"PYTHONPATH": args.server_path} if args.server_path else None
+    max_clients = max([*args.viewers, SLOW_OF]) + JOINS
+    began = time.monotonic()
+    runs: list[dict[str, list[dict[str, Any]]]] = []
+    with tempfile.TemporaryDirectory(prefix="mjpeg-bench-") as tmp:
+        folder = Path(tmp)
+        sizes = make_frames(folder, LOOP_FRAMES)
         info = {
             "when": time.strftime("%Y-%m-%d %H:%M"),
             "runs": args.runs,
-            "seconds": args.seconds,
-            "warmup": args.warmup,
+            "window": args.window,
             "frame_sizes": sizes,
+            "fps": FPS,
             "server_args": args.server_arg,
             "server_path": args.server_path,
+            "peer": str(binary) if binary else None,
+            "peer_absent": absent or None,
+            "peer_command": " ".join(MjpgStreamer(binary, folder).command(0)) if binary else None,
             "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "cpus": os.cpu_count(),
         }
+        starters: dict[str, Callable[[], AbstractContextManager[Server]]] = {
+            "ours": lambda: Ours(
+                folder, max_clients=max_clients, extra_args=args.server_arg, env=env
+            ),
+        }
+        if binary is not None:
+            starters["mjpg-streamer"] = lambda: MjpgStreamer(binary, folder)
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs}", flush=True)
-            runs.append(one_run(Path(folder), scenarios, args))
-    rows = medians(runs)
-    table = markdown(args.label, rows, info)
+            order = list(starters) if run % 2 == 0 else list(reversed(starters))
+            runs.append(
+                {
+                    name: measure_server(
+                        starters[name],
+                        args.viewers,
+                        args,
+                        folder,
+                        slow_scenario=name == "ours" and not args.no_slow,
+                    )
+                    for name in order
+                }
+            )
+    info["minutes"] = round((time.monotonic() - began) / 60, 1)
+    rows = report.medians(runs)
+    text = report.markdown(args.label, rows, info)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.label}.md").write_text(table)
+    (args.out / f"{args.label}.md").write_text(text)
     (args.out / f"{args.label}.json").write_text(
         json.dumps({"info": info, "medians": rows, "runs": runs}, indent=1)
     )
     print()
-    print(table)
+    print(text)
     print(f"written: {args.out / args.label}.md and .json")
+    if not args.no_plot:
+        from bench.plot import plot  # noqa: PLC0415  # matplotlib: imported only to draw
+
+        plot(rows, info, args.plot)
+        print(f"written: {args.plot}")
 
 
 if __name__ == "__main__":

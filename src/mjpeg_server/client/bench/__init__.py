@@ -9,7 +9,10 @@ reads them for S seconds. Each client measures, from the bytes it receives:
 * **latency** of each frame: when its last byte was received minus its
   ``X-Timestamp`` (capture time on the server's clock: meaningful when client
   and server share a clock, as on one machine), if the server sends one;
-* **dropped** frames: gaps in ``X-Frame-Seq``, if the server sends it;
+* **dropped** frames: gaps in ``X-Frame-Seq``, if the server sends it; else,
+  with ``--loop DIR`` (the server loops the ``.jpg`` files of DIR, as
+  mjpg-streamer's ``input_file.so -e`` does), gaps in each frame's place in
+  that loop, known from its size;
 * **errors**: refused or broken connections, HTTP errors, malformed streams, a
   stream the server ends before the run does, a client that got no frame.
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from .config import LoadConfig
 from .runner import run_load
@@ -30,7 +31,10 @@ opens N streams at once, reads them for S seconds, and reports per client:
   first frame  from the start of its connect to the last byte of its first frame
   latency      arrival of each frame's last byte minus its X-Timestamp (the
                server's clock: meaningful when both run on one machine)
-  dropped      gaps in X-Frame-Seq, if the server sends it
+  dropped      gaps in X-Frame-Seq, if the server sends it; else, with
+               --loop DIR (the server loops the .jpg files of DIR in name
+               order, as mjpg-streamer's input_file.so -e does), gaps in each
+               frame's place in that loop, known from its size
   errors       refused or broken connections, HTTP errors, malformed streams
 
 Works against any MJPEG server (mjpg-streamer's /?action=stream too).
@@ -48,6 +52,21 @@ def _count(text: str) -> int:
 
 
 _count.__name__ = "whole number"
+
+
+def _loop_sizes(text: str) -> tuple[int, ...]:
+    """The sizes of the ``.jpg`` files of folder ``text``, in name order: the order
+    in which mjpg-streamer's ``input_file.so -e`` loops them (name them 001.jpg …
+    and ``--camera emulated:DIR`` loops them alike)."""
+    folder = Path(text)
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+        sizes = tuple(p.stat().st_size for p in paths)
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {error.strerror}") from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"no .jpg files in {text!r}")
+    return sizes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +97,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="SECONDS",
         help="leave the first SECONDS out of fps, latency, drops and MB/s (default %(default)s)",
+    )
+    add(
+        "--loop",
+        type=_loop_sizes,
+        default=(),
+        metavar="DIR",
+        help="the server loops the .jpg files of DIR in name order: count dropped frames "
+        "from each frame's place in that loop (by its size) where the stream has no X-Frame-Seq",
     )
     add("--json", action="store_true", help="print one JSON object instead of the table")
 

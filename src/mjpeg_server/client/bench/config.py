@@ -61,6 +61,8 @@ class LoadConfig:
     slow: int = 0
     slow_rate: float = 0.1
     warmup: float = 0.0
+    #: The sizes of the frames the server loops, in order (``--loop DIR``).
+    loop: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.clients < 1:
@@ -75,6 +77,8 @@ class LoadConfig:
             raise ValueError("--slow-rate must be a fraction in (0, 1]")
         if not 0 <= self.warmup < self.seconds:
             raise ValueError("--warmup must be at least 0 and less than --seconds")
+        if len(set(self.loop)) < len(self.loop):
+            raise ValueError("--loop: frames of the same size cannot be told apart")
         Target.from_url(self.url)  # a bad URL fails here, once, not in every client
 
     def slow_indexes(self) -> frozenset[int]:
@@ -85,7 +89,7 @@ class LoadConfig:
         return frozenset(int(i * step) for i in range(self.slow))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        params: dict[str, Any] = {
             "url": self.url,
             "clients": self.clients,
             "seconds": self.seconds,
@@ -94,3 +98,6 @@ class LoadConfig:
             "slow_rate": self.slow_rate,
             "warmup": self.warmup,
         }
+        if self.loop:
+            params["loop_frames"] = len(self.loop)
+        return params

@@ -12,6 +12,7 @@ Cost: linear in the bytes received (the parsers'), O(1) per frame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from ...wire.frame_headers import decode_frame_headers
@@ -61,6 +62,7 @@ class StreamRecorder:
         window_opens: float,
         slow_rate: float | None = None,
         first_frame_only: bool = False,
+        loop: Sequence[int] = (),
     ) -> None:
         self.result = result
         self.window_opens = window_opens
@@ -76,6 +78,9 @@ class StreamRecorder:
         self._timestamp: float | None = None
         self._seq: int | None = None
         self._last_seq: int | None = None
+        # Without X-Frame-Seq: a frame's place in the server's loop, by its size.
+        self._loop = {size: place for place, size in enumerate(loop)}
+        self._last_place: int | None = None
         self._part_bytes = 0
         self._part_throttled = False
         self._warmup: list[tuple[float, int]] = []  # slow client: (frame end, bytes so far)
@@ -191,6 +196,8 @@ class StreamRecorder:
             if self.first_frame_only:
                 self.done = True
         in_window = now >= self.window_opens
+        if self._seq is None and self._loop:
+            self._seq = self._seq_from_loop()
         seq, last = self._seq, self._last_seq
         if seq is not None:
             if in_window and last is not None and seq > last + 1:
@@ -211,6 +218,19 @@ class StreamRecorder:
             result.ages.append(((wall - stamp) - transfer) / result.interval)
         elif not result.slow:
             result.latencies_ms.append((wall - stamp) * 1000.0)
+
+    def _seq_from_loop(self) -> int | None:
+        """A sequence number from the frame's place in the loop: the frames between
+        the last place and this one (modulo the loop) are the ones missed; the same
+        place again is the same frame sent again. Unknown sizes count nothing."""
+        place = self._loop.get(self._part_bytes)
+        if place is None:
+            return None
+        last_place, last_seq = self._last_place, self._last_seq
+        self._last_place = place
+        if last_place is None or last_seq is None:
+            return 0
+        return last_seq + (place - last_place) % len(self._loop)
 
     def _measure_stream(self, now: float) -> None:
         """A slow client's first frames, read at full speed, give the stream's

@@ -124,10 +124,15 @@ async def _client(
     slow_rate: float | None,
     buffer: memoryview,
     first_frame_only: bool = False,
+    frame_loop: Sequence[int] = (),
 ) -> ClientResult:
     loop = asyncio.get_running_loop()
     recorder = StreamRecorder(
-        result, window_opens=window_opens, slow_rate=slow_rate, first_frame_only=first_frame_only
+        result,
+        window_opens=window_opens,
+        slow_rate=slow_rate,
+        first_frame_only=first_frame_only,
+        loop=frame_loop,
     )
     family, sockaddr = address
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -193,6 +198,7 @@ async def _run_shard(config: LoadConfig, indexes: Sequence[int]) -> _ShardResult
                 deadline=start + config.seconds,
                 window_opens=start + config.warmup,
                 slow_rate=config.slow_rate if result.slow else None,
+                frame_loop=config.loop,
                 buffer=buffer,
             )
             for result in results
