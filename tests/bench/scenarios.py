@@ -4,7 +4,7 @@
 ``MJPG_STREAMER=/path/to/mjpg_streamer``; without it, the comparison is skipped,
 saying so, and our own figures still come). By hand, from the checkout::
 
-    PYTHONPATH=src:tests python -m bench.scenarios            # 3 runs, medians (~12 min)
+    PYTHONPATH=src:tests python -m bench.scenarios            # 3 runs, medians (~10 min)
     PYTHONPATH=src:tests python -m bench.scenarios --quick    # 1 run, 1/100/300 viewers
     PYTHONPATH=src:tests python -m bench.scenarios --viewers 1 300 --runs 1 --no-slow
     PYTHONPATH=src:tests python -m bench.scenarios --label dev --server-arg=--server=dev --no-peer

@@ -70,12 +70,10 @@ _GONE = select.EPOLLERR | select.EPOLLHUP | select.EPOLLRDHUP
 UNSENT_LIMIT = 16 * 1024
 #: The limit for a client that has lagged once (for the rest of its stream):
 #: it is woken only when its backlog is nearly gone, so the newest frame it then
-#: starts is not queued behind old bytes. Measured with 5 of 100 clients reading
-#: at 10 % of a 720p stream (medians of 3 runs, frame age beyond transfer time,
-#: in frame intervals): 16 KiB for everyone, p50 3.0 / max 4.7; 4 KiB once
-#: lagging, 2.3 / 3.6; with STALE_AFTER_INTERVALS too, 2.3 / 3.2; 1 KiB, 1.9 /
-#: 2.7, fast clients unchanged. Fast clients keep UNSENT_LIMIT: a small limit
-#: costs a wake-up per KiB whenever the network, not the client, is the limit.
+#: starts is not queued behind old bytes. Chosen by measuring slow viewers' frame
+#: age at 16, 4 and 1 KiB (README, Performance): the smaller, the fresher their
+#: frames, the fast viewers unchanged. Fast clients keep UNSENT_LIMIT: a small
+#: limit costs a wake-up per KiB whenever the network, not the client, is the limit.
 LAGGING_UNSENT_LIMIT = 1024
 #: A lagging client skips a newest frame older than this many frame intervals.
 STALE_AFTER_INTERVALS = 0.5
