@@ -7,6 +7,7 @@ parser.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 
@@ -14,7 +15,7 @@ import pytest
 
 from mjpeg_server.cameras.emulated import EmulatedCamera
 from mjpeg_server.hub import CaptureHub, HubSettings
-from mjpeg_server.server.fanout import UNSENT_LIMIT, FanOut, FanOutClient
+from mjpeg_server.server.fanout import SENDFILE_FROM, UNSENT_LIMIT, FanOut, FanOutClient
 from mjpeg_server.wire.multipart import (
     NEED_DATA,
     MultipartParser,
@@ -257,3 +258,38 @@ def test_fifty_viewers_come_and_go_while_one_watches(
         assert hub.clients == 1
         seqs = [watcher.next_part()[0] for _ in range(5)]
         assert seqs == sorted(set(seqs))
+
+
+def test_several_viewers_get_the_same_parts_through_sendfile(
+    fanout: FanOut, listener: socket.socket
+) -> None:
+    """From SENDFILE_FROM viewers on, parts go out of a memfd with sendfile(): each
+    viewer still gets every byte, and no memfd outlives the parts."""
+    finished: list[FanOutClient] = []
+
+    def memfds() -> int:
+        return sum(
+            "memfd:mjpeg-part" in os.readlink(f"/proc/self/fd/{fd}")
+            for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")
+        )
+
+    with hub_for(EmulatedCamera(FRAMES, fps=100)) as hub:
+        readers = []
+        for _ in range(SENDFILE_FROM + 1):
+            reader, server_side = connect(listener)
+            add(fanout, server_side, hub, finished)
+            reader.read_head()
+            readers.append(reader)
+        for reader in readers:
+            parts = [reader.next_part() for _ in range(20)]
+            seqs = [seq for seq, _ in parts]
+            assert seqs == sorted(set(seqs))
+            for seq, jpeg in parts:
+                assert jpeg == FRAMES[seq % 3]
+        # The newest part, and at most one older part per viewer still sending it.
+        assert 0 < memfds() <= len(readers) + 1
+        for reader in readers:
+            reader.sock.close()
+        wait_until(lambda: len(finished) == len(readers), LIVENESS)
+        wait_until(lambda: memfds() == 0, LIVENESS)  # nobody watches: none kept

@@ -189,9 +189,11 @@ class EmulatedCamera(SoftwarePicture):
         self._clock = clock
         self._wall_clock = wall_clock
         self._period = 1.0 / fps
-        # Set while closed: wakes a read() that waits for its deadline.
-        self._closed = threading.Event()
-        self._closed.set()
+        # Held while open. A read() waits for its frame's due time by trying to
+        # take it, so close() (which releases it) ends the wait at once: one C call
+        # per frame, where Event.wait costs a new lock and several Python calls.
+        self._gate = threading.Lock()
+        self._open = False
         self._lock_fd: int | None = None
         self._start = 0.0
         self._wall_start = 0.0
@@ -278,7 +280,7 @@ class EmulatedCamera(SoftwarePicture):
         ]
 
     def open(self) -> None:
-        if not self._closed.is_set():
+        if self._open:
             raise CameraBusy("emulated camera is already open")
         if self._fail_opens_left > 0:
             self._fail_opens_left -= 1
@@ -297,7 +299,8 @@ class EmulatedCamera(SoftwarePicture):
         self._wall_start = self._wall_clock()
         self._next_seq = 0
         self._delivered = 0
-        self._closed.clear()
+        self._gate.acquire()
+        self._open = True
 
     @staticmethod
     def _acquire_lock(path: Path) -> int:
@@ -316,20 +319,20 @@ class EmulatedCamera(SoftwarePicture):
         return fd
 
     def read(self, timeout: float) -> Frame | None:
-        if self._closed.is_set():
+        if not self._open:
             raise CameraFailed("emulated camera is not open")
         if self.fail_after is not None and self._delivered >= self.fail_after:
             raise CameraFailed(f"emulated camera: injected failure after {self.fail_after} frames")
         if self.stall_after is not None and self._delivered >= self.stall_after:
-            self._closed.wait(timeout)  # a stalled device: nothing comes
+            self._wait_for_close(timeout)  # a stalled device: nothing comes
             return None
         now = self._clock()
         due = self._start + self._next_seq * self._period
         if due > now:
             if due - now > timeout:
-                self._closed.wait(timeout)
+                self._wait_for_close(timeout)
                 return None
-            if self._closed.wait(due - now):
+            if self._wait_for_close(due - now):
                 raise CameraFailed("emulated camera was closed while reading")
         else:
             # Frames older than the buffers are gone, as on a sensor whose reader
@@ -347,10 +350,18 @@ class EmulatedCamera(SoftwarePicture):
             )
         )
 
+    def _wait_for_close(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if the camera is closed meanwhile (→ True)."""
+        if self._gate.acquire(timeout=seconds):
+            self._gate.release()
+            return True
+        return False
+
     def close(self) -> None:
-        if self._closed.is_set():
+        if not self._open:
             return
-        self._closed.set()
+        self._open = False
+        self._gate.release()
         time.sleep(self.close_delay)  # a slow release, as some drivers have
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the fd drops the flock

@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import select
 import socket
 import threading
@@ -53,7 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from ..hub import CaptureHub, HubClosed, Subscription
+from ..hub import CaptureHub, HubClosed, Part, Subscription
 from ..wire.multipart import Layout
 from .loop import EventLoop, Timer, retry_errors
 from .state import FrontDoorStats
@@ -75,6 +76,9 @@ UNSENT_LIMIT = 16 * 1024
 #: frames, the fast viewers unchanged. Fast clients keep UNSENT_LIMIT: a small
 #: limit costs a wake-up per KiB whenever the network, not the client, is the limit.
 LAGGING_UNSENT_LIMIT = 1024
+#: From this many viewers of a camera on, parts go out with sendfile() from a
+#: memfd (written once per part) instead of send() (a copy per viewer).
+SENDFILE_FROM = 2
 #: A lagging client skips a newest frame older than this many frame intervals.
 STALE_AFTER_INTERVALS = 0.5
 # Linux's TCP_NOTSENT_LOWAT; the socket module does not always export it.
@@ -91,6 +95,7 @@ class FanOutClient:
 
     __slots__ = (
         "_buffer",
+        "_file",
         "_lagged",
         "_lagging",
         "_offset",
@@ -123,8 +128,10 @@ class FanOutClient:
         self.finished = threading.Event()
         #: Why the stream ended, for the log: "client left", "server stopped" …
         self.reason = ""
-        # What is being written and how far: the head first, then parts.
+        # What is being written and how far: the head first, then parts, each
+        # either bytes (send) or a part's memfd (sendfile).
         self._buffer: memoryview | None = memoryview(head)
+        self._file: _PartFile | None = None
         self._offset = 0
         self._lagging = False
         self._lagged = False  # ever: its socket then has LAGGING_UNSENT_LIMIT
@@ -137,6 +144,32 @@ class FanOutClient:
         return self._lagging
 
 
+class _PartFile:
+    """A part's bytes in a memfd, for ``sendfile()``: the kernel hands the same
+    pages to every client's socket instead of copying the part into each one.
+
+    A memfd is written once and never again (pages still queued in a socket may
+    be referenced, not copied), and closed when the last client is done with it.
+    """
+
+    __slots__ = ("fd", "size", "version")
+
+    def __init__(self, data: bytes, version: int) -> None:
+        self.fd = os.memfd_create("mjpeg-part", os.MFD_CLOEXEC)
+        self.size = len(data)
+        self.version = version
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            os.close(self.fd)
+            raise
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
 @dataclass(eq=False)
 class _HubClients:
     clients: set[FanOutClient] = field(default_factory=set)
@@ -147,6 +180,16 @@ class _HubClients:
     #: A delivery call is queued on the loop (set by the capture thread).
     wake_pending: bool = False
     heartbeat: Timer | None = None
+    #: The loop call that delivers this hub's newest part (made once).
+    deliver: Callable[[], None] = field(default=lambda: None)
+    #: The newest part in a memfd, per layout, once a client sends it with sendfile.
+    files: dict[Layout, _PartFile] = field(default_factory=dict)
+
+    def file_for(self, part: Part, layout: Layout) -> _PartFile:
+        file = self.files.get(layout)
+        if file is None or file.version != part.version:
+            file = self.files[layout] = _PartFile(part.wire(layout), part.version)
+        return file
 
 
 class FanOut:
@@ -168,6 +211,8 @@ class FanOut:
         self.heartbeat_interval = heartbeat_interval
         self.send_timeout = send_timeout
         self._retry = retry_errors(tls=tls)
+        # sendfile() cannot write through TLS: that goes through the SSL object.
+        self._sendfile = not tls and hasattr(os, "memfd_create")
         #: Counts streams ended by the send deadline (``send_timeouts``).
         self.stats = stats or FrontDoorStats()
         self._own_loop = loop is None
@@ -217,6 +262,7 @@ class FanOut:
             closed = self._closed
             if not closed and hub not in self._hubs:
                 entry = self._hubs[hub] = _HubClients()
+                entry.deliver = partial(self._deliver, hub, entry)
                 hub.add_listener(partial(self._on_publish, entry))
         if closed or not self._loop.call_soon(partial(self._admit, client)):
             client.reason = SERVER_STOPPED
@@ -238,7 +284,7 @@ class FanOut:
         # On the capture thread: queue one delivery, however many parts come first.
         if not entry.wake_pending:
             entry.wake_pending = True
-            self._loop.call_soon(partial(self._deliver, hub, entry))
+            self._loop.call_soon(entry.deliver)
 
     # -- the loop's thread -------------------------------------------------------
 
@@ -280,7 +326,7 @@ class FanOut:
         entry.version = latest.version
         entry.active_at = self._loop.now
         for client in list(entry.clients):
-            if client._buffer is None:
+            if client._buffer is None and client._file is None:
                 self._write(client)
 
     def _heartbeat(self, hub: CaptureHub, entry: _HubClients) -> None:
@@ -293,7 +339,7 @@ class FanOut:
             entry.active_at = now
             for client in list(entry.clients):
                 beat = hub.heartbeat(client.layout)
-                if beat is not None and client._buffer is None:
+                if beat is not None and client._buffer is None and client._file is None:
                     client._buffer = memoryview(beat)
                     client._offset = 0
                     self._write(client)
@@ -326,24 +372,22 @@ class FanOut:
         return False
 
     def _write(self, client: FanOutClient) -> None:
-        """Write as much as the socket takes: the unfinished buffer, then newer parts."""
+        """Write as much as the socket takes: the unfinished part, then newer ones."""
         sock = client.sock
         while True:
-            buffer = client._buffer
-            if buffer is None:
-                if client._lagged and self._newest_is_stale(client.hub):
-                    return  # a fresher frame is due soon: start that one
-                try:
-                    part = client.subscription.poll()
-                except HubClosed:
-                    self._end(client, SERVER_STOPPED)
-                    return
-                if part is None:
-                    return  # idle until the next part
-                buffer = client._buffer = memoryview(part.wire(client.layout))
-                client._offset = 0
+            if client._buffer is None and client._file is None and not self._next_part(client):
+                return
             try:
-                sent = sock.send(buffer[client._offset :] if client._offset else buffer)
+                file = client._file
+                if file is not None:
+                    offset = client._offset
+                    sent = os.sendfile(sock.fileno(), file.fd, offset, file.size - offset)
+                    size = file.size
+                else:
+                    buffer = client._buffer
+                    assert buffer is not None
+                    sent = sock.send(buffer[client._offset :] if client._offset else buffer)
+                    size = len(buffer)
             except self._retry:
                 self._start_lagging(client)
                 return
@@ -351,14 +395,41 @@ class FanOut:
                 self._end(client, CLIENT_LEFT if error.errno in _DISCONNECTED else str(error))
                 return
             client._offset += sent
-            if client._offset < len(buffer):
+            if client._offset < size:
+                if file is not None and sent:
+                    # sendfile corks all but its last chunk: a short count may only
+                    # mean "pushed now", so go on until the socket says it is full.
+                    continue
                 self._start_lagging(client)
                 return
-            client._buffer = None
+            client._buffer = client._file = None
             if client._lagging:
                 client._lagging = False
                 self._waiting.discard(client)
                 self._loop.modify(sock.fileno(), _IN)
+
+    def _next_part(self, client: FanOutClient) -> bool:
+        """Take the client's next part to write; False if there is none (yet)."""
+        if client._lagged and self._newest_is_stale(client.hub):
+            return False  # a fresher frame is due soon: start that one
+        try:
+            part = client.subscription.poll()
+        except HubClosed:
+            self._end(client, SERVER_STOPPED)
+            return False
+        if part is None:
+            return False  # idle until the next part
+        client._offset = 0
+        entry = self._hubs[client.hub]
+        if self._sendfile and len(entry.clients) >= SENDFILE_FROM:
+            try:
+                client._file = entry.file_for(part, client.layout)
+                return True
+            except OSError as error:  # no memfd here: send() from now on
+                log.warning("sendfile disabled: cannot make a memfd (%s)", error)
+                self._sendfile = False
+        client._buffer = memoryview(part.wire(client.layout))
+        return True
 
     @staticmethod
     def _newest_is_stale(hub: CaptureHub) -> bool:
@@ -416,13 +487,17 @@ class FanOut:
             return
         del self._clients[fd]
         self._waiting.discard(client)
-        self._hubs[client.hub].clients.discard(client)
+        entry = self._hubs[client.hub]
+        entry.clients.discard(client)
+        if not entry.clients:
+            entry.files.clear()  # no memfd is kept for a camera nobody watches
         self._loop.unregister(fd)
         client.reason = reason
         self._finish_unregistered(client)
 
     @staticmethod
     def _finish_unregistered(client: FanOutClient) -> None:
+        client._buffer = client._file = None  # a finished client holds no part
         with contextlib.suppress(OSError):
             client.sock.shutdown(socket.SHUT_RDWR)
         client.sock.close()

@@ -156,21 +156,30 @@ class EventLoop:
         return timer
 
     def _run(self) -> None:
+        # The hot path of every frame and request: locals, no per-wake-up objects.
         epoll, handlers, wake_fd = self._epoll, self._handlers, self._wake_fd
+        monotonic, read_wake_fd = time.monotonic, os.eventfd_read
         try:
             while not self._stopping:
                 ready = epoll.poll(self._poll_timeout())
-                self.now = time.monotonic()
+                self.now = monotonic()
                 for fd, events in ready:
                     if fd == wake_fd:
-                        with contextlib.suppress(BlockingIOError):
-                            os.eventfd_read(wake_fd)
+                        try:  # noqa: SIM105 - suppress() would cost an object per wake-up
+                            read_wake_fd(wake_fd)
+                        except BlockingIOError:
+                            pass
                         continue
                     handler = handlers.get(fd)
                     if handler is not None:
-                        self._guarded(handler, events)
-                self._run_calls()
-                self._run_timers()
+                        try:
+                            handler(events)
+                        except Exception:
+                            log.exception("event loop handler failed")
+                if self._calls:
+                    self._run_calls()
+                if self._timers:
+                    self._run_timers()
         except Exception:
             log.exception("event loop failed")
         finally:
@@ -188,7 +197,10 @@ class EventLoop:
         with self._lock:
             calls, self._calls = self._calls, []
         for call in calls:
-            self._guarded(call)
+            try:
+                call()
+            except Exception:
+                log.exception("event loop call failed")
 
     def _run_timers(self) -> None:
         timers = self._timers
