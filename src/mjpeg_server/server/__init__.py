@@ -21,20 +21,22 @@ def _import_flask_without_ssl() -> None:
     """Import Flask without loading ``ssl`` (about 1 MB of RSS of a 35 MB budget).
 
     Flask imports werkzeug.serving, which imports http.server and so http.client,
-    which imports ``ssl`` only to define ``HTTPSConnection``; nothing here uses
-    that class (the relay camera's requests/urllib3 and the TLS front door import
-    ``ssl`` themselves, when they are used). Hiding ``ssl`` during that one
-    import leaves those modules without their HTTPS extras and everything else
-    as usual; ``ssl`` imports normally afterwards. Does nothing when Flask or
-    ``ssl`` is already loaded (an application embedding the kit).
+    which imports ``ssl`` only to define ``HTTPSConnection``, which Flask never
+    uses. So ``ssl`` is hidden during that one import, and the http.client made
+    then (kept by werkzeug's development server, which needs no HTTPS client) is
+    then dropped from ``sys.modules``: whatever imports http.client later
+    (urllib.request for prometheus_client, requests for a relay camera) gets a
+    complete one, ``ssl`` included, at that moment. Does nothing when Flask,
+    ``ssl`` or http.client is already loaded (an application embedding the kit).
     """
-    if "flask" in sys.modules or "ssl" in sys.modules:
+    if any(name in sys.modules for name in ("flask", "ssl", "http.client")):
         return
     sys.modules["ssl"] = None  # type: ignore[assignment]  # makes "import ssl" raise ImportError
     try:
         import flask  # noqa: F401, PLC0415
     finally:
         del sys.modules["ssl"]
+        sys.modules.pop("http.client", None)
 
 
 _import_flask_without_ssl()
