@@ -634,7 +634,6 @@ class CaptureHub:
                 self._frame_times.append(now)
             return
         data = self.encoder.encode(frame.jpeg, encode_frame_headers(frame.timestamp, seq))
-        size = jpeg_size(frame.jpeg)
         with self._lock:
             self._version += 1
             self._latest = Part(
@@ -649,7 +648,6 @@ class CaptureHub:
             self._last_published_at = now
             self._frames_captured += 1
             self._frame_times.append(now)
-            self._resolution = size or self._resolution
             self._state = HubState.STREAMING
             self._cond.notify_all()
         self._notify_listeners()
@@ -693,7 +691,12 @@ class CaptureHub:
         return (len(times) - 1) / span
 
     def status(self) -> HubStatus:
+        latest = self._latest
+        # Read from the newest frame when asked, not on every frame: the size
+        # rarely changes, and parsing it per frame cost the capture thread.
+        size = jpeg_size(latest.frame.jpeg) if latest is not None else None
         with self._lock:
+            self._resolution = size or self._resolution
             subscribers = list(self._subscribers)
             return HubStatus(
                 name=self.name,
