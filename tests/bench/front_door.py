@@ -176,15 +176,16 @@ def fixed(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
         return steady_cost(s, args.seconds)
 
 
-def half_open(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _healthz_while(
+    frames: Path, connect: Callable[[ServerProcess, int], socket.socket], count: int
+) -> dict[str, Any]:
+    """/healthz before and while ``count`` connections made by ``connect`` stay open."""
     with server(frames) as s:
         before = healthz_ms(s)
         sockets = []
         try:
-            for _ in range(1000):
-                sock = socket.create_connection(s.address, timeout=30)
-                sock.sendall(b"GET / HTTP/1.1\r\n")
-                sockets.append(sock)
+            for index in range(count):
+                sockets.append(connect(s, index))
             during = healthz_ms(s)
             held = s.status()["front_door"]
         finally:
@@ -193,22 +194,24 @@ def half_open(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
     return {"healthz_ms_before": before, "healthz_ms_during": during, "front_door": held}
 
 
+def half_open(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
+    def connect(s: ServerProcess, index: int) -> socket.socket:
+        sock = socket.create_connection(s.address, timeout=30)
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        return sock
+
+    return _healthz_while(frames, connect, 1000)
+
+
 def lingering(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
-    with server(frames) as s:
-        before = healthz_ms(s)
-        sockets = []
-        try:
-            for index in range(100):
-                sock = socket.create_connection(s.address, timeout=30)
-                close = b"Connection: close\r\n" if index % 2 else b""
-                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n" + close + b"\r\n")
-                sock.recv(4096)  # the answer; then the client just stays
-                sockets.append(sock)
-            during = healthz_ms(s)
-        finally:
-            for sock in sockets:
-                sock.close()
-    return {"healthz_ms_before": before, "healthz_ms_during": during}
+    def connect(s: ServerProcess, index: int) -> socket.socket:
+        sock = socket.create_connection(s.address, timeout=30)
+        close = b"Connection: close\r\n" if index % 2 else b""
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n" + close + b"\r\n")
+        sock.recv(4096)  # the answer; then the client just stays
+        return sock
+
+    return _healthz_while(frames, connect, 100)
 
 
 def viewers(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
