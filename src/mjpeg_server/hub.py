@@ -51,7 +51,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
@@ -158,6 +158,22 @@ class HubSettings:
     #: broken camera sends before dying, and a camera that fails just after it
     #: still spends two thirds of its time streaming, never hammering reopens.
     healthy_after: float = 1.0
+
+
+def measured_fps(frame_times: Sequence[float], now: float) -> float:
+    """Frames per second over the last frames' times (oldest first), seen at ``now``.
+
+    Zero with fewer than two frames, and for a camera that stopped delivering:
+    nothing for over a second, or for over two of its own frame intervals if it
+    is slower than that, whatever rate its last frames had.
+    """
+    if len(frame_times) < 2:
+        return 0.0
+    span = frame_times[-1] - frame_times[0]
+    intervals = len(frame_times) - 1
+    if span <= 0 or now - frame_times[-1] > max(1.0, 2 * span / intervals):
+        return 0.0
+    return intervals / span
 
 
 @dataclass
@@ -681,14 +697,7 @@ class CaptureHub:
     # -- status and shutdown -----------------------------------------------
 
     def _measured_fps_locked(self) -> float:
-        times = self._frame_times
-        if len(times) < 2:
-            return 0.0
-        span = times[-1] - times[0]
-        # A camera that stopped delivering has no rate, whatever its last frames had.
-        if span <= 0 or self.clock() - times[-1] > max(1.0, 2 * span / (len(times) - 1)):
-            return 0.0
-        return (len(times) - 1) / span
+        return measured_fps(self._frame_times, self.clock())
 
     def status(self) -> HubStatus:
         latest = self._latest

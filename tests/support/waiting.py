@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -10,8 +11,10 @@ T = TypeVar("T")
 
 #: Seconds any one wait in a test may take before it counts as a hang: a liveness
 #: bound, never a performance claim, so generous that a loaded 2-core CI box
-#: shared with other test runs never reaches it. The one definition every suite uses.
-LIVENESS = 30.0
+#: shared with other test runs never reaches it. The one definition every suite
+#: uses. ``tox -e mutation`` lowers it (MJPEG_TEST_LIVENESS): there a hang is a
+#: mutant the tests caught, and waiting the full bound for each would take hours.
+LIVENESS = float(os.environ.get("MJPEG_TEST_LIVENESS", "30"))
 
 
 class Timeout(AssertionError):

@@ -17,7 +17,6 @@ import requests
 
 from mjpeg_server.cameras.emulated import bundled_frames_dir
 from mjpeg_server.client.stream import NotMultipartError, iter_frames, open_stream
-from mjpeg_server.wire.multipart import MultipartParser, ProtocolError
 from support.fixtures import FRAMES
 from support.server import ServerProcess, run_cli
 from support.tools import require_tool
@@ -121,28 +120,3 @@ def test_a_body_without_a_boundary_line_is_still_not_multipart() -> None:
     # Reading the first line is only for bodies that start with a delimiter.
     with ServerProcess() as server, pytest.raises(NotMultipartError, match="text/html"):
         open_stream(server.url("/"), timeout=LIVENESS)
-
-
-@pytest.mark.parametrize(
-    ("line", "boundary"),
-    [
-        (b"--ffmpeg\r\nContent-type: image/jpeg\r\n", "ffmpeg"),
-        (b"--frame\n", "frame"),
-        (b"--with space  \r\n", "with space"),
-    ],
-)
-def test_boundary_from_the_first_line(line: bytes, boundary: str) -> None:
-    parser = MultipartParser.from_first_line(line)
-    assert parser.boundary == boundary
-    assert parser.deviations == {"content-type-not-multipart"}
-
-
-@pytest.mark.parametrize("line", [b"<!doctype html>\n", b"--\r\n", b"-- x\r\n", b"--ffmpeg"])
-def test_no_boundary_in_the_first_line(line: bytes) -> None:
-    with pytest.raises(ProtocolError):
-        MultipartParser.from_first_line(line)
-
-
-def test_strict_parser_refuses_a_boundary_from_the_first_line() -> None:
-    with pytest.raises(ProtocolError, match="strict mode"):
-        MultipartParser.from_first_line(b"--ffmpeg\r\n", strict=True)

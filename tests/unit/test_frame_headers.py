@@ -67,6 +67,10 @@ def test_encode_refuses_a_negative_counter() -> None:
         ("1_000", None),
         ("\u0661\u0662", None),  # Arabic-Indic digits: float() would take them
         ("1.5.2", None),
+        ("X1.5", None),
+        ("1.5X", None),
+        ("1.5\x0b", None),  # only spaces and tabs are stripped
+        ("\x0c1.5", None),
         ("e5", None),
         (".", None),
     ],
@@ -94,6 +98,10 @@ def test_parse_timestamp(value: str | None, timestamp: float | None) -> None:
         ("\u00b2", None),  # "²".isdigit() is True, int("²") raises
         ("\u0663", None),
         ("x", None),
+        ("X1", None),
+        ("1X", None),
+        ("12\x0c", None),  # only spaces and tabs are stripped
+        ("\x0b12", None),
     ],
 )
 def test_parse_seq(value: str | None, seq: int | None) -> None:

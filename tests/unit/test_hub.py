@@ -7,6 +7,8 @@ cameras, wrapped where a test needs to watch what the hub does to them.
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import sys
 import textwrap
@@ -369,6 +371,118 @@ def test_heartbeat_repeats_the_newest_part_while_the_camera_is_quiet() -> None:
         assert hub.heartbeat() is part.data
 
 
+def test_a_subscription_s_heartbeat_is_the_hub_s_in_either_layout() -> None:
+    with make_hub(emulated(fps=1 / 30)) as hub, hub.subscribe() as subscription:
+        part = next_part(subscription)
+        assert subscription.heartbeat() is part.data
+        assert subscription.heartbeat(Layout.ADVANCE_HEADERS) is part.advance_data
+        assert part.advance_data == ENCODER.encode_advance(part.frame.jpeg)
+
+
+def test_listeners_hear_every_part_and_the_close() -> None:
+    heard: list[int | None] = []
+    lock = threading.Lock()
+
+    def listener(hub: CaptureHub) -> None:
+        latest = hub.latest()
+        with lock:
+            heard.append(None if hub.closed else latest.version if latest else -1)
+
+    hub = make_hub(emulated(fps=50))
+    hub.add_listener(listener)
+    with hub.subscribe() as subscription:
+        parts = [next_part(subscription) for _ in range(3)]
+    hub.close()
+    with lock:
+        assert heard[-1] is None  # the close, last
+        versions = [v for v in heard[:-1] if v is not None]
+    assert versions == sorted(versions)
+    assert {p.version for p in parts} <= set(versions)  # once per part published
+
+
+def test_a_snapshot_of_a_streaming_camera_does_not_restart_its_idle_timer() -> None:
+    """While streaming, a snapshot is the newest part, taken without subscribing: it
+    is no visit, so a camera nobody watches still closes when its idle time is up.
+    The hub's clock is driven here; the camera runs in real time."""
+    now = [1000.0]
+    camera = emulated(fps=50)
+    settings = HubSettings(idle_timeout=10, stall_timeout=1e9)
+    with make_hub(camera, settings, clock=lambda: now[0]) as hub:
+        with hub.subscribe() as viewer:
+            part = next_part(viewer)
+        now[0] = 1005.0  # the viewer left at 1000: the camera closes at 1010
+        snapshot = hub.snapshot(LIVENESS)
+        assert snapshot is not None
+        assert snapshot.version >= part.version
+        now[0] = 1010.0
+        wait_until(lambda: camera.closes == 1, LIVENESS)
+
+
+def test_a_snapshot_waiting_for_a_frame_is_not_a_viewer() -> None:
+    with make_hub(emulated(fps=50, open_delay=2.0)) as hub:
+        taken: list[Part | None] = []
+        waiter = threading.Thread(target=lambda: taken.append(hub.snapshot(LIVENESS)))
+        waiter.start()
+        wait_until(lambda: hub.state is HubState.STARTING, LIVENESS)  # it subscribed
+        assert hub.status().clients == 0
+        waiter.join(LIVENESS)
+        assert taken
+        assert taken[0] is not None
+
+
+def test_a_stalled_camera_s_error_says_only_what_happened() -> None:
+    with make_hub(emulated(fps=50, stall_after=0), HubSettings(stall_timeout=0.2)) as hub:
+        with hub.subscribe():
+            wait_until(lambda: hub.state is HubState.ERROR, LIVENESS)
+        error = hub.status().last_error or ""
+    assert re.search(r"no frame for \d+\.\d s\b", error), error
+    assert "not JPEGs" not in error  # it sent nothing at all
+
+
+def test_a_closed_hub_takes_no_new_settings() -> None:
+    hub = make_hub(emulated(fps=50), name="porch")
+    hub.close()
+    with pytest.raises(HubClosed, match="porch"):
+        hub.reconfigure(emulated(fps=10), timeout=0)
+
+
+def test_frames_are_counted_one_by_one() -> None:
+    camera = emulated(fps=100, stall_after=4)  # four frames, then silence
+    settings = HubSettings(idle_timeout=None, stall_timeout=1e9)
+    with make_hub(camera, settings) as hub, hub.subscribe() as viewer:
+        first = next_part(viewer)
+        wait_until(lambda: hub.status().frames_captured == 4, LIVENESS)
+        if first.version < 4:
+            assert next_part(viewer).version == 4  # the newest: any between are skipped
+        status = hub.status()
+    assert status.frames_captured == 4
+    assert viewer.frames_sent + viewer.frames_skipped == 4
+    assert status.frames_sent == viewer.frames_sent
+    assert status.frames_skipped == viewer.frames_skipped
+
+
+def test_skipped_frames_add_up() -> None:
+    with make_hub(emulated(fps=100)) as hub, hub.subscribe() as slow:
+        taken = [next_part(slow)]
+        for _ in range(2):
+            wait_until(lambda: hub.latest().version >= taken[-1].version + 3, LIVENESS)  # type: ignore[union-attr]
+            taken.append(next_part(slow))
+        gaps = sum(b.version - a.version - 1 for a, b in itertools.pairwise(taken))
+        assert gaps >= 4
+        assert slow.frames_skipped == gaps
+
+
+def test_next_part_waits_for_the_next_frame_without_and_within_a_timeout() -> None:
+    with make_hub(emulated(fps=10)) as hub, hub.subscribe() as viewer:
+        first = next_part(viewer)
+        second = viewer.next_part()  # no timeout: waits as long as it takes
+        assert second is not None
+        assert second.version > first.version
+        third = viewer.next_part(LIVENESS / 2)  # a timeout of seconds: waits too
+        assert third is not None
+        assert third.version > second.version
+
+
 # -- shutdown -------------------------------------------------------------------------
 
 
@@ -463,6 +577,11 @@ def test_status_reports_the_camera() -> None:
         assert status.frames_sent >= 3
         assert status.fps_configured == 50
         assert status.opens == 1
+        assert status.camera == camera.description
+        assert (status.closes, status.failures, status.last_error) == (0, 0, None)
+        assert (status.frames_unchanged, status.frames_rejected) == (0, 0)
+        assert status.frames_skipped >= 0
+        assert status.frames_captured >= 3
         json = status.to_json()
         assert json["state"] == "streaming"
         assert json["resolution"] == [640, 480]

@@ -6,6 +6,7 @@ import pytest
 
 from mjpeg_server.wire.multipart import (
     NEED_DATA,
+    Layout,
     MultipartParser,
     PartData,
     PartEncoder,
@@ -40,6 +41,16 @@ def test_part_layout() -> None:
         b"Content-Type: image/jpeg\r\nContent-Length: 4\r\nX-Timestamp: 1.5\r\n\r\n"
         b"JPEG\r\n--frame\r\n"
     )
+
+
+def test_each_layout_opens_with_its_own_bytes() -> None:
+    encoder = PartEncoder("frame")
+    assert (encoder.boundary, encoder.content_type) == (
+        "frame",
+        "multipart/x-mixed-replace; boundary=frame",
+    )
+    assert encoder.opening_for(Layout.STANDARD) == encoder.opening == b"--frame\r\n"
+    assert encoder.opening_for(Layout.ADVANCE_HEADERS) == encoder.advance_opening
 
 
 def test_advance_headers_layout_round_trips() -> None:

@@ -90,6 +90,41 @@ def test_boundaries_the_parser_refuses() -> None:
     assert MultipartParser("b" * 71).boundary == "b" * 71
 
 
+# A body whose Content-Type is not multipart but whose first line is a
+# delimiter (ffmpeg's mpjpeg server: test_ffmpeg_server.py reads the real one).
+@pytest.mark.parametrize(
+    ("line", "boundary"),
+    [
+        (b"--ffmpeg\r\nContent-type: image/jpeg\r\n", "ffmpeg"),
+        (b"--frame\n", "frame"),
+        (b"--with space  \r\n", "with space"),
+    ],
+)
+def test_boundary_from_the_first_line(line: bytes, boundary: str) -> None:
+    parser = MultipartParser.from_first_line(line)
+    assert parser.boundary == boundary
+    assert parser.deviations == {"content-type-not-multipart"}
+
+
+@pytest.mark.parametrize("line", [b"<!doctype html>\n", b"--\r\n", b"-- x\r\n", b"--ffmpeg"])
+def test_no_boundary_in_the_first_line(line: bytes) -> None:
+    with pytest.raises(ProtocolError) as error:
+        MultipartParser.from_first_line(line)
+    assert str(error.value) == f"the body does not start with a boundary line: {line[:24]!r}"
+
+
+def test_the_first_line_is_quoted_up_to_24_bytes() -> None:
+    line = b"<!doctype html><html><head><title>x"
+    with pytest.raises(ProtocolError, match=r"line: b'<!doctype html><html><he'$"):
+        MultipartParser.from_first_line(line)
+
+
+def test_strict_parser_refuses_a_boundary_from_the_first_line() -> None:
+    message = r"^strict mode: Content-Type is not multipart.*\(at byte 0 of"
+    with pytest.raises(ProtocolError, match=message):
+        MultipartParser.from_first_line(b"--ffmpeg\r\n", strict=True)
+
+
 # -- Headers --------------------------------------------------------------------
 
 
@@ -295,6 +330,117 @@ def test_every_deviation_name_is_documented() -> None:
     assert DEVIATIONS.keys() >= RFC_ALLOWED
 
 
+def test_a_delimiter_split_across_feeds_ends_a_scanned_part() -> None:
+    """The held-back tail is the start of the delimiter; the next feed completes it."""
+    head = b"--b\r\n\r\n"
+    for strict in (False, True):
+        parser = MultipartParser("b", strict=strict)
+        events = feed_all(parser, [head + b"0123456789\r\n--", b"b--"])
+        assert [e for e in events if isinstance(e, PartData) and not e.data] == []
+        assert parts_of(events) == [(Headers(), b"0123456789")]
+
+
+def test_a_scanned_part_may_be_exactly_max_part_bytes() -> None:
+    parser = MultipartParser("b", max_part_bytes=10)
+    events = feed_all(parser, [b"--b\r\n\r\n0123456789\r\n--b--"])
+    assert parts_of(events) == [(Headers(), b"0123456789")]
+
+
+def test_error_excerpts_are_24_bytes() -> None:
+    junk = b"J" * 40
+    with pytest.raises(ProtocolError) as error:
+        parse(HEAD + b"0123456789" + junk)
+    assert f"got {junk[:24]!r} (at byte" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        (HEAD + b"0123456789", "stream ended after a part, without a boundary"),
+        (HEAD + b"0123456789\r\n--b", "stream ended inside a boundary line"),
+    ],
+)
+def test_strict_mode_words_a_stream_that_stops(stream: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError) as error:
+        parse(stream, strict=True)
+    assert str(error.value) == f"{message} (at byte {len(stream)} of the stream)"
+
+
+def test_factories_keep_their_options() -> None:
+    content_type = "multipart/x-mixed-replace; boundary=b"
+    for parser in (
+        MultipartParser.from_content_type(content_type),
+        MultipartParser.from_first_line(b"--b\r\n"),
+        MultipartParser("b"),
+    ):
+        assert (parser.strict, parser.max_header_bytes, parser.max_part_bytes) == (
+            False,
+            16384,
+            32 * 1024 * 1024,
+        )
+    for parser in (
+        MultipartParser.from_content_type(
+            content_type, strict=True, max_header_bytes=7, max_part_bytes=9
+        ),
+        MultipartParser.from_first_line(b"--b\r\n", max_header_bytes=7, max_part_bytes=9),
+    ):
+        assert (parser.max_header_bytes, parser.max_part_bytes) == (7, 9)
+    assert MultipartParser.from_content_type(content_type, strict=True).strict is True
+    strict = MultipartParser.from_content_type(content_type, strict=True, max_part_bytes=4)
+    with pytest.raises(ProtocolError, match="max_part_bytes=4"):
+        feed_all(strict, [b"--b\r\nContent-Length: 5\r\n\r\n"])
+
+
+def test_strict_scan_ends_only_at_crlf_and_the_boundary() -> None:
+    """A held-back tail that starts with the bare token is payload in strict mode."""
+    parser = MultipartParser("b", strict=True)
+    events = feed_all(parser, [b"--b\r\n\r\n0123456789--bx", b"yz\r\n--b--"])
+    assert parts_of(events) == [(Headers(), b"0123456789--bxyz")]
+
+
+def test_preamble_limit_is_inclusive() -> None:
+    def preamble(length: int) -> bytes:
+        # The preamble's bytes and the line break before the first delimiter.
+        return b"p" * (length - 2) + b"\r\n--b\r\n\r\nx\r\n--b--"
+
+    assert payloads_of(preamble(64), max_header_bytes=64) == [b"x"]
+    with pytest.raises(ProtocolError, match="within max_header_bytes=64, got none"):
+        payloads_of(preamble(65), max_header_bytes=64)
+
+
+def payloads_of(stream: bytes, **options: int) -> list[bytes]:
+    parser = MultipartParser("b", **options)  # type: ignore[arg-type]
+    return [payload for _, payload in parts_of(feed_all(parser, [stream]))]
+
+
+def test_a_preamble_is_skipped_as_it_comes_keeping_only_what_may_start_a_delimiter() -> None:
+    parser = MultipartParser("b")
+    parser.feed(b"pp pp")
+    assert drain(parser) == []
+    assert parser.buffered == 4  # "--b" and a line break before it could still begin here
+    for strict in (False, True):  # a delimiter split across feeds
+        chunks = [b"pre amble\r\n--", b"b\r\n\r\nx\r\n--b--"]
+        events = feed_all(MultipartParser("b", strict=strict), chunks)
+        assert [p for _, p in parts_of(events)] == [b"x"]
+
+
+def test_a_delimiter_right_after_a_preamble_without_a_line_break() -> None:
+    events, deviations = parse(b"This is MIME--b\r\n\r\nx\r\n--b--")
+    assert [p for _, p in parts_of(events)] == [b"x"]  # type: ignore[misc]
+    assert deviations == {"preamble", "no-crlf-before-boundary", "no-content-length"}
+
+
+def test_a_body_starting_with_a_colon_is_a_preamble() -> None:
+    with pytest.raises(ProtocolError, match="expected the boundary b'--b', got the end"):
+        parse(b": junk\r\n")
+
+
+def test_a_header_name_as_long_as_the_limit_waits_to_be_told_apart() -> None:
+    parser = MultipartParser("b", max_header_bytes=8)
+    with pytest.raises(ProtocolError, match="end of the part headers within max_header_bytes=8"):
+        feed_all(parser, [b"X-Abcdef", b": 1\r\n\r\nx\r\n--b--"])
+
+
 # -- end of stream --------------------------------------------------------------
 
 
@@ -341,9 +487,12 @@ def test_eof_after_a_complete_part_is_tolerated_but_not_strict(stream: bytes) ->
         (HEAD + b"012", r"stream ended inside a part, 3 of 10 bytes \(at byte 56 of the stream\)"),
         (b"--b\r\n\r\nabc\r\n--", r"stream ended inside a part, after 7 bytes and before the"),
         (b"--b\r\nContent-Type: ima", "expected the rest of the part headers, got the end"),
-        (b"", "expected a boundary, got the end of the stream"),
+        (b"", r"^expected a boundary, got the end of the stream \(at byte 0 "),
         (b"\r\n", "expected a boundary, got the end of the stream"),
-        (b"preamble only\r\n", "expected the boundary b'--b', got the end of the stream"),
+        (
+            b"preamble only\r\n",
+            r"^expected the boundary b'--b', got the end of the stream \(at byte 11 of",
+        ),
     ],
 )
 def test_eof_elsewhere_is_an_error(stream: bytes, message: str) -> None:
@@ -382,7 +531,10 @@ def test_after_an_error_the_parser_refuses_everything() -> None:
             b"--b\r\nContent-Length: 129\r\n\r\n",
             "at most max_part_bytes=128, got Content-Length 129",
         ),
-        (b"--b\r\n\r\n" + b"x" * 200, "boundary within max_part_bytes=128 of a part without"),
+        (
+            b"--b\r\n\r\n" + b"x" * 200,
+            "boundary within max_part_bytes=128 of a part without Content-Length",
+        ),
         (b"--bx\r\n", r"expected a line break after the boundary, got b'x\\r\\n'"),
     ],
 )

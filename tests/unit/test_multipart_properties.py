@@ -40,6 +40,12 @@ from mjpeg_server.wire.multipart import (
     StreamEnd,
 )
 
+# More examples than the profile's default where the input space is large; scaled
+# with the profile (200 and 300 by default; fewer under "mutation", which runs
+# these tests once per surviving mutant).
+MANY = 2 * settings.default.max_examples
+MOST = 3 * settings.default.max_examples
+
 CUTS = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)
 PARTS = st.lists(st.tuples(HEADER_LISTS, payloads()), max_size=4)
 
@@ -87,7 +93,7 @@ def test_encoder_round_trip(
         assert deviations == {"no-close-delimiter"}
 
 
-@settings(max_examples=200)
+@settings(max_examples=MANY)
 @given(boundary=BOUNDARIES, dialect=dialects(), parts=PARTS, cuts=CUTS)
 def test_every_tolerated_deviation_round_trips(
     boundary: str, dialect: Dialect, parts: list[Part], cuts: list[int]
@@ -125,7 +131,7 @@ def test_strict_mode_rejects_exactly_the_deviations_the_rfc_does_not_allow(
         assert deviations == expected
 
 
-@settings(max_examples=200)
+@settings(max_examples=MANY)
 @given(boundary=BOUNDARIES, dialect=dialects(), parts=PARTS, cuts=CUTS)
 def test_split_invariance(
     boundary: str, dialect: Dialect, parts: list[Part], cuts: list[int]
@@ -217,7 +223,7 @@ def test_scan_hold_back_bound_is_reached() -> None:
     assert parser.buffered == len("b") + 3
 
 
-@settings(max_examples=300)
+@settings(max_examples=MOST)
 @given(data=st.binary(max_size=400), boundary=st.sampled_from(["b", "--b", "frame"]), cuts=CUTS)
 def test_fuzz_arbitrary_bytes_give_events_or_protocol_error(
     data: bytes, boundary: str, cuts: list[int]

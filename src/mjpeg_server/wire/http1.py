@@ -167,7 +167,8 @@ class ChunkedDecoder(BodyDecoder):
         while pos < end and not self.done:
             if self._remaining:
                 take = min(self._remaining, end - pos)
-                out.append(data if take == end else data[pos : pos + take])
+                # A slice of all of ``data`` is ``data`` itself: no copy then.
+                out.append(data[pos : pos + take])
                 pos += take
                 self._remaining -= take
                 self._crlf = not self._remaining

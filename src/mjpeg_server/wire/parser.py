@@ -47,10 +47,7 @@ class _Done(Reader):
 
     def read(self, buf: ReceiveBuffer) -> Event:
         buf.clear()
-        return StreamEnd()
-
-    def read_eof(self, buf: ReceiveBuffer) -> Event:
-        return self.read(buf)
+        return StreamEnd()  # never None, so read_eof is never asked
 
 
 _DONE = _Done()
