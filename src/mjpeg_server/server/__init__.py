@@ -4,8 +4,10 @@
 - ``bodies``: a stream as a response body (adopted by the front door, or
   written by any other WSGI server);
 - ``loop``: the one event loop thread that does all socket I/O;
-- ``front_door``: accepts connections, reads requests, runs the app on a small
-  pool, writes responses, hands streams to the fan-out;
+- ``front_door``: accepts connections, reads requests under deadlines, writes
+  responses, hands streams to the fan-out;
+- ``wsgi_bridge``: a complete request in, the app's answer out: the environ,
+  the pool of threads that runs the app, the response bytes;
 - ``fanout``: writes every stream socket;
 - ``serving``: running it all (the front door, or Werkzeug's development server).
 

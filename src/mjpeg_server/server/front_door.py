@@ -14,7 +14,7 @@ request, so clients that misbehave cost the others nothing:
   With TLS the handshake happens on the loop too, under the same deadline;
 * **complete requests** go to a small fixed pool of threads
   (:data:`POOL_THREADS`) that run the Flask app (a WSGI environ built from the
-  h11 request). The app's response comes back to the loop as bytes and the
+  h11 request, see ``wsgi_bridge``). The app's response comes back to the loop as bytes and the
   loop writes it without blocking. Flask stays the one definition of every
   route, and ``before_request``/``after_request`` hooks cover every response,
   streams included;
@@ -54,32 +54,35 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import logging
-import queue
 import select
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterable
-from email.utils import formatdate
 from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes
 
 import h11
 
-from .bodies import ADOPT_STREAM, FanoutBody
+from .bodies import FanoutBody
 from .fanout import SERVER_STOPPED, FanOut
 from .loop import EventLoop, Timer, retry_errors
 from .state import FrontDoorStats
+from .wsgi_bridge import (
+    AppPool,
+    environ_for,
+    error_bytes,
+    no_write,
+    response_bytes,
+    stream_head,
+)
 
 if TYPE_CHECKING:
     import ssl
 
     from _typeshed import OptExcInfo
-    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["BODY_LIMIT", "HEAD_LIMIT", "LINGER", "POOL_THREADS", "FrontDoor"]
 
@@ -153,45 +156,6 @@ class _Connection:
         self.kept_alive = False
 
 
-class _Pool:
-    """A fixed number of daemon threads running queued calls; started on demand.
-
-    Daemon threads, unlike ``concurrent.futures``: a request still in the app
-    at shutdown (a snapshot waiting for a camera) must not hold up the exit.
-    """
-
-    def __init__(self, threads: int, name: str) -> None:
-        self._limit = threads
-        self._name = name
-        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0
-
-    def submit(self, call: Callable[[], None]) -> None:
-        with self._lock:
-            start = self._idle == 0 and self._threads < self._limit
-            if start:
-                self._threads += 1
-            else:
-                self._idle -= self._idle > 0
-        self._queue.put(call)
-        if start:
-            threading.Thread(
-                target=self._work, name=f"{self._name}-{self._threads}", daemon=True
-            ).start()
-
-    def _work(self) -> None:
-        while True:
-            call = self._queue.get()
-            try:
-                call()
-            except Exception:
-                log.exception("request failed")
-            with self._lock:
-                self._idle += 1
-
-
 class FrontDoor:
     """Accepts on ``listener`` and serves ``app`` on ``loop`` (see the module docstring).
 
@@ -221,13 +185,13 @@ class FrontDoor:
         self._tls = tls
         self._max_connections = max_connections
         self._connections: dict[int, _Connection] = {}
-        self._pool = _Pool(POOL_THREADS, "http")
+        self._pool = AppPool(POOL_THREADS, "http")
         self._queued = 0
         self._queued_lock = threading.Lock()
         self._sweep: Timer | None = None
         self._closed = False
         host, port = listener.getsockname()[:2]
-        self._server_name, self._server_port = str(host), str(port)
+        self._server = (str(host), str(port))
         self._scheme = "https" if tls is not None else "http"
         self._retry = retry_errors(tls=tls is not None)
         loop.add_stop_hook(self._shut_down)
@@ -442,7 +406,14 @@ class FrontDoor:
         request = conn.request
         assert request is not None
         adopted: list[FanoutBody] = []
-        environ = self._environ(conn, request, adopted.append)
+        environ = environ_for(
+            request,
+            bytes(conn.body),
+            peer=conn.peer,
+            server=self._server,
+            scheme=self._scheme,
+            adopt=adopted.append,
+        )
         response: list[Any] = []
 
         def start_response(
@@ -452,7 +423,7 @@ class FrontDoor:
             /,
         ) -> Callable[[bytes], object]:
             response[:] = [status, headers]
-            return _no_write
+            return no_write
 
         body = b""
         try:
@@ -471,14 +442,14 @@ class FrontDoor:
             response[:] = ["500 Internal Server Error", [("Content-Type", "text/plain")]]
             body = b"Internal Server Error\n"
         if adopted:
-            head = _stream_head(request, response[0], response[1])
+            head = stream_head(request, response[0], response[1])
             self._on_loop(conn, partial(self._hand_over, conn, adopted[0], head), adopted[0])
             return
         try:
-            data = _response_bytes(conn.h11, request, response[0], response[1], body)
+            data = response_bytes(conn.h11, request, response[0], response[1], body)
         except h11.LocalProtocolError as error:
             log.error("cannot send the app's response to %s: %s", request.target, error)
-            data = _error_bytes(500, "Internal Server Error", "bad response")
+            data = error_bytes(500, "Internal Server Error", "bad response")
             conn.must_close = True
         self._on_loop(conn, partial(self._respond, conn, data))
 
@@ -488,44 +459,6 @@ class FrontDoor:
         # False while stopping: the stop hook has closed the socket already.
         if not self._loop.call_soon(call) and stream is not None:
             stream.abandon(SERVER_STOPPED)
-
-    def _environ(
-        self, conn: _Connection, request: h11.Request, adopt: Callable[[FanoutBody], None]
-    ) -> WSGIEnvironment:
-        target = request.target.decode("latin-1")
-        path, _, query = target.partition("?")
-        if "://" in path:  # absolute form (a proxy's request): keep the path
-            path = "/" + path.split("://", 1)[1].partition("/")[2]
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": request.method.decode("ascii"),
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-            "QUERY_STRING": query,
-            "SERVER_NAME": self._server_name,
-            "SERVER_PORT": self._server_port,
-            "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("ascii"),
-            "REMOTE_ADDR": str(conn.peer[0]),
-            "REMOTE_PORT": str(conn.peer[1]),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": self._scheme,
-            "wsgi.input": io.BytesIO(bytes(conn.body)),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "wsgi.input_terminated": True,
-            ADOPT_STREAM: adopt,
-        }
-        for raw_name, raw_value in request.headers:
-            name = raw_name.decode("latin-1")
-            if "_" in name:
-                continue  # X_User would pose as X-User in the environ (as nginx drops it)
-            key = name.upper().replace("-", "_")
-            value = raw_value.decode("latin-1")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
-        return environ
 
     # -- writing (loop thread) -------------------------------------------------------
 
@@ -554,7 +487,7 @@ class FrontDoor:
 
     def _respond_error(self, conn: _Connection, status: int, reason: str, text: str) -> None:
         conn.must_close = True
-        self._respond(conn, _error_bytes(status, reason, text))
+        self._respond(conn, error_bytes(status, reason, text))
 
     def _flush(self, conn: _Connection) -> None:
         out = conn.out
@@ -652,58 +585,3 @@ class FrontDoor:
         self._listener.close()
         for conn in list(self._connections.values()):
             self._close(conn)
-
-
-def _no_write(_data: bytes) -> object:
-    raise RuntimeError("the front door does not support WSGI's write(); return the body")
-
-
-def _error_bytes(status: int, reason: str, text: str) -> bytes:
-    body = (text + "\n").encode("utf-8", "replace")
-    return (
-        f"HTTP/1.1 {status} {reason}\r\n"
-        f"Date: {formatdate(usegmt=True)}\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n"
-        "X-Content-Type-Options: nosniff\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode("ascii") + body
-
-
-def _response_bytes(
-    parser: h11.Connection,
-    request: h11.Request,
-    status: str,
-    headers: list[tuple[str, str]],
-    body: bytes,
-) -> bytes:
-    code, _, reason = status.partition(" ")
-    names = {name.lower() for name, _ in headers}
-    fields = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-    if "content-length" not in names and "transfer-encoding" not in names:
-        fields.append((b"Content-Length", str(len(body)).encode("ascii")))
-    if "date" not in names:
-        fields.append((b"Date", formatdate(usegmt=True).encode("ascii")))
-    data = parser.send(
-        h11.Response(status_code=int(code), headers=fields, reason=reason.encode("latin-1"))
-    )
-    assert data is not None
-    if body and request.method != b"HEAD":
-        data += parser.send(h11.Data(data=body)) or b""
-    return data + (parser.send(h11.EndOfMessage()) or b"")
-
-
-#: Hop-by-hop and framing headers the stream head sets itself.
-_STREAM_OWN_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
-
-
-def _stream_head(request: h11.Request, status: str, headers: list[tuple[str, str]]) -> bytes:
-    """The status line and headers of a stream whose body ends when the connection
-    closes (no length, no chunking: valid in HTTP/1.0 and 1.1, and what
-    mjpg-streamer and µStreamer send)."""
-    version = "HTTP/1.0" if request.http_version == b"1.0" else "HTTP/1.1"
-    lines = [f"{version} {status}", f"Date: {formatdate(usegmt=True)}", "Connection: close"]
-    lines.extend(
-        f"{name}: {value}" for name, value in headers if name.lower() not in _STREAM_OWN_HEADERS
-    )
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
