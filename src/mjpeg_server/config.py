@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .cameras import CameraDefaults, CameraSpec
+from .cameras import CameraDefaults, CameraSpec, device_of
 
 __all__ = ["CameraConfig", "ConfigError", "Settings", "parse_camera_arg"]
 
@@ -47,6 +47,22 @@ def parse_camera_arg(text: str, index: int = 0) -> CameraConfig:
     if sep and _NAME_RE.fullmatch(name) and not text.startswith(("http://", "https://")):
         return CameraConfig(name, CameraSpec.parse(rest))
     return CameraConfig("default" if index == 0 else f"cam{index}", CameraSpec.parse(text))
+
+
+def _check_distinct_devices(cameras: tuple[CameraConfig, ...]) -> None:
+    """Two cameras may not name one exclusive device (the second open would fail, and
+    can break the first: picamera2 #1401)."""
+    devices: dict[str, str] = {}
+    for camera in cameras:
+        device = device_of(camera.spec)
+        if device is None:
+            continue
+        if device in devices:
+            raise ConfigError(
+                f"cameras {devices[device]!r} and {camera.name!r} are both {device}, "
+                "which only one can open: serve it once, under one name"
+            )
+        devices[device] = camera.name
 
 
 def _default_cameras() -> tuple[CameraConfig, ...]:
@@ -109,6 +125,7 @@ class Settings:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ConfigError(f"camera name used twice: {', '.join(duplicates)}")
+        _check_distinct_devices(self.cameras)
         if not self.fps > 0:
             raise ConfigError(f"fps must be positive, not {self.fps}")
         if self.drop_same_frames < 0:

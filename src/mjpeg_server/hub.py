@@ -635,6 +635,13 @@ class CaptureHub:
     def _close_camera(self) -> None:
         try:
             self.camera.close()
+        except CameraError as error:
+            # The backend says what went wrong and what recovers it (a camera that
+            # would not stop stays held): /status shows it, even with no viewer left.
+            log.error("camera %r did not close cleanly: %s", self.name, error)
+            with self._lock:
+                self._last_error = describe_error(error)
+                self._last_error_at = time.time()
         except Exception:
             log.exception("camera %r failed to close cleanly", self.name)
         with self._lock:
@@ -726,6 +733,7 @@ class CaptureHub:
                 last_error=self._last_error,
                 last_error_at=self._last_error_at,
                 root_cause=self._root_cause,
+                fps_actual=self.camera.fps_actual,
             )
 
     @property

@@ -47,6 +47,9 @@ class HubStatus:
     #: The error that began the current run of failures (the last run, once the
     #: camera is back); ``last_error`` may be a later symptom of it.
     root_cause: str | None = None
+    #: The rate the camera runs at, as it reports once open (a sensor mode may
+    #: limit ``fps_configured``); None where the backend cannot tell.
+    fps_actual: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class HubStatus:
             "camera": self.camera,
             "state": str(self.state),
             "fps_configured": self.fps_configured,
+            "fps_actual": None if self.fps_actual is None else round(self.fps_actual, 3),
             "fps_measured": round(self.fps_measured, 2),
             "resolution": list(self.resolution) if self.resolution else None,
             "clients": self.clients,

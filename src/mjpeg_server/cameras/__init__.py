@@ -23,7 +23,7 @@ backend; ``emulated.py``, ``picamera2.py``, ``opencv.py`` and ``relay.py`` (the
 from __future__ import annotations
 
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
-from .registry import BACKENDS, create_camera
+from .registry import BACKENDS, create_camera, device_of
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = [
@@ -39,4 +39,5 @@ __all__ = [
     "SpecError",
     "SpecOptions",
     "create_camera",
+    "device_of",
 ]

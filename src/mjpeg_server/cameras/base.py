@@ -65,6 +65,16 @@ class Camera(abc.ABC):
     spec: CameraSpec | None = None
     #: Spec options this backend can change while it is open (see :meth:`adopt`).
     live_options: ClassVar[frozenset[str]] = frozenset()
+    #: Frame rate the device really runs at, once open, where it can tell (a sensor
+    #: clamps an asked rate to its mode's limits); None: as asked, or unknown.
+    fps_actual: float | None = None
+
+    @classmethod
+    def device_of(cls, spec: CameraSpec) -> str | None:
+        """The device ``spec`` opens, named for the user, if no two cameras of the
+        server may open it (an exclusive device); None if that does not apply.
+        Two specs naming one device are rejected at start-up."""
+        return None
 
     @property
     @abc.abstractmethod

@@ -13,7 +13,7 @@ from typing import Protocol, cast
 from .base import Camera
 from .spec import CameraDefaults, CameraSpec
 
-__all__ = ["BACKENDS", "create_camera"]
+__all__ = ["BACKENDS", "create_camera", "device_of"]
 
 #: Backend kind → "module:class", imported on first use.
 BACKENDS: Mapping[str, str] = {
@@ -27,6 +27,13 @@ BACKENDS: Mapping[str, str] = {
 class _BackendClass(Protocol):
     def from_spec(self, spec: CameraSpec, defaults: CameraDefaults) -> Camera: ...
 
+    def device_of(self, spec: CameraSpec) -> str | None: ...
+
+
+def _backend(spec: CameraSpec) -> _BackendClass:
+    module_name, _, class_name = BACKENDS[spec.kind].partition(":")
+    return cast(_BackendClass, getattr(importlib.import_module(module_name), class_name))
+
 
 def create_camera(
     spec: CameraSpec | str, defaults: CameraDefaults | None = None, *, name: str = "camera"
@@ -35,9 +42,13 @@ def create_camera(
     for a bad spec and :class:`CameraError` when the backend's library is missing."""
     if isinstance(spec, str):
         spec = CameraSpec.parse(spec)
-    module_name, _, class_name = BACKENDS[spec.kind].partition(":")
-    backend = cast(_BackendClass, getattr(importlib.import_module(module_name), class_name))
-    camera = backend.from_spec(spec, defaults or CameraDefaults())
+    camera = _backend(spec).from_spec(spec, defaults or CameraDefaults())
     camera.name = name
     camera.spec = spec
     return camera
+
+
+def device_of(spec: CameraSpec) -> str | None:
+    """The exclusive device ``spec`` opens (:meth:`Camera.device_of`), without building
+    the backend (its library is not imported)."""
+    return _backend(spec).device_of(spec)

@@ -32,6 +32,19 @@ def stop_hang() -> float:
     return float(os.environ.get("FAKE_PICAMERA2_STOP_HANG") or 0)
 
 
+#: The newest picamera2 the fake models, and the oldest the kit supports.
+NEWEST = (0, 3, 38)
+OLDEST = (0, 3, 13)
+
+
+def version() -> tuple[int, int, int]:
+    """The picamera2 release whose behaviour the fake models (``FAKE_PICAMERA2_VERSION``,
+    default 0.3.38); behaviours that changed between 0.3.13 and 0.3.38 follow it."""
+    raw = os.environ.get("FAKE_PICAMERA2_VERSION") or ".".join(map(str, NEWEST))
+    major, minor, patch = (int(part) for part in raw.split("."))
+    return major, minor, patch
+
+
 def frames_dir() -> Path:
     return Path(os.environ.get("FAKE_PICAMERA2_FRAMES") or DEFAULT_FRAMES)
 

@@ -1,4 +1,23 @@
-"""``picamera2.Picamera2``: acquire, configure, record, close (0.3.38's signatures)."""
+"""``picamera2.Picamera2``: acquire, configure, record, close (0.3.38's signatures).
+
+What it models of the real library, beyond the signatures:
+
+* sizes: ``create_video_configuration`` rounds an odd size down to even
+  (``align_stream(optimal=False)``); ``configure`` refuses an odd one given
+  by hand;
+* sensor modes: an IMX708's three (1536x864 up to 120.13 fps, 2304x1296 up to
+  56.03, 4608x2592 up to 14.35). ``configure`` takes the smallest that covers
+  the output size; ``camera_controls["FrameDurationLimits"]`` then gives that
+  mode's limits, and the sensor runs at the asked rate **clamped** to them,
+  as libcamera does;
+* ``stop()`` runs under the camera's lock (picamera2 runs it in its event
+  loop, under its lock), so a ``close()`` from another thread (the atexit
+  handler) waits for a hanging stop instead of racing it;
+* versions (``FAKE_PICAMERA2_VERSION``): before 0.3.37 a missing camera is an
+  ``IndexError``, and a ``Picamera2(N)`` that fails to acquire has already
+  registered itself for camera N, so the camera N already open in the process
+  stops delivering (picamera2 #1401).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +44,13 @@ from .outputs import FileOutput, Output
 _log = logging.getLogger("picamera2.picamera2")
 
 _STREAM_KEYS = {"format", "size", "stride", "framesize", "preserve_ar"}
+#: An IMX708's modes (Camera Module 3): size, fastest frame rate.
+SENSOR_MODES = (((1536, 864), 120.13), ((2304, 1296), 56.03), ((4608, 2592), 14.35))
+# Longest frame duration the IMX708 mode allows (µs), as libcamera reports it.
+_LONGEST_FRAME_US = 126_002_236
+# Camera number → the Picamera2 registered for it in this process (picamera2's
+# CameraManager.cameras): requests are delivered to whichever object is there.
+_REGISTERED: dict[int, Picamera2] = {}
 
 
 class Preview(Enum):
@@ -32,6 +58,7 @@ class Preview(Enum):
     DRM = 1
     QT = 2
     QTGL = 3
+    QTGL_DIRECT = 4
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,6 +73,14 @@ def _encoded_frames(folder: Path, size: tuple[int, int], quality: int) -> tuple[
     if not frames:
         raise RuntimeError(f"fake picamera2: no *.jpg pictures in {folder}")
     return tuple(frames)
+
+
+def _mode_for(size: tuple[int, int]) -> tuple[tuple[int, int], float]:
+    """The smallest sensor mode that covers ``size`` (else the largest)."""
+    for mode in SENSOR_MODES:
+        if mode[0][0] >= size[0] and mode[0][1] >= size[1]:
+            return mode
+    return SENSOR_MODES[-1]
 
 
 class _Sensor(threading.Thread):
@@ -84,7 +119,9 @@ class _Sensor(threading.Thread):
             elif late > self.camera.buffer_count * period_ns:
                 seq += late // period_ns  # frames lost: no buffer was free for them
                 continue
-            self.encoder.encode_frame(self.frames[seq % len(self.frames)], due)
+            # Requests go to whichever object is registered for the camera (#1401).
+            if _REGISTERED.get(self.camera.camera_idx) is self.camera:
+                self.encoder.encode_frame(self.frames[seq % len(self.frames)], due)
             seq += 1
 
 
@@ -117,20 +154,29 @@ class Picamera2:
         self._lock_fd: int | None = None
         self._sensor: _Sensor | None = None
         self._encoders: set[Encoder] = set()
-        if camera_num >= len(self.global_camera_info()):
+        # picamera2 runs stop_() in its event loop under this lock.
+        self.lock = threading.RLock()
+        old = _fake.version() < (0, 3, 37)
+        cameras = self.global_camera_info()
+        if not old and camera_num >= len(cameras):
             raise RuntimeError(
                 f"No camera number {camera_num} found - "
                 'use "rpicam-hello --list-cameras" to check connected cameras'
             )
+        camera_num = cameras[camera_num]["Num"]  # IndexError before 0.3.37
         self.camera_idx = camera_num
         self.camera_config: dict[str, Any] | None = None
         self.controls: dict[str, Any] = {}
+        self._limits = self._mode_limits(SENSOR_MODES[-1])
         self.buffer_count = 6
+        if old:
+            _REGISTERED[camera_num] = self  # before acquiring: picamera2 #1401
         try:
             self._lock_fd = self._acquire(camera_num)
         except Exception as e:
             _log.error("Camera __init__ sequence did not complete.")
             raise RuntimeError("Camera __init__ sequence did not complete.") from e
+        _REGISTERED[camera_num] = self
         self.is_open = True
         _fake.record(camera_num, "open")
         atexit.register(self.close)
@@ -159,6 +205,26 @@ class Picamera2:
 
     # -- configuration -------------------------------------------------------
 
+    @staticmethod
+    def _mode_limits(mode: tuple[tuple[int, int], float]) -> tuple[int, int, None]:
+        return (round(1e6 / mode[1]), _LONGEST_FRAME_US, None)
+
+    @property
+    def camera_controls(self) -> dict[str, tuple[Any, Any, Any]]:
+        """(min, max, default) per control; FrameDurationLimits from the configured mode."""
+        return {
+            "FrameDurationLimits": self._limits,
+            "ExposureTime": (26, 220_417_486, 20_000),
+            "AnalogueGain": (1.0, 16.0, 1.0),
+        }
+
+    @property
+    def sensor_modes(self) -> list[dict[str, Any]]:
+        return [
+            {"format": "SRGGB10_CSI2P", "size": size, "fps": fps, "bit_depth": 10}
+            for size, fps in SENSOR_MODES
+        ]
+
     def create_video_configuration(  # noqa: PLR0917 - upstream's signature
         self,
         main: dict[str, Any] | None = None,
@@ -182,6 +248,9 @@ class Picamera2:
                 valid = ", ".join(sorted(_STREAM_KEYS))
                 raise ValueError(f"Bad key {key!r}: valid stream configuration keys are {valid}")
             stream[key] = value
+        # align_stream(main, optimal=False): both dimensions rounded down to even.
+        width, height = stream["size"]
+        stream["size"] = (width - width % 2, height - height % 2)
         return {
             "use_case": use_case,
             "transform": transform,
@@ -207,6 +276,7 @@ class Picamera2:
             raise RuntimeError("width and height should be even")
         self.camera_config = camera_config
         self.buffer_count = camera_config["buffer_count"]
+        self._limits = self._mode_limits(_mode_for((width, height)))
         self.controls = {}
         self.set_controls(camera_config["controls"])
 
@@ -219,8 +289,11 @@ class Picamera2:
         self.controls.update(controls)
 
     def frame_rate(self) -> float:
-        """Fake-only: the rate the sensor runs at, from FrameDurationLimits."""
-        return 1e6 / self.controls["FrameDurationLimits"][1]
+        """Fake-only: the rate the sensor runs at: the asked FrameDurationLimits clamped
+        to the mode's, as libcamera clamps them."""
+        shortest, longest, _ = self._limits
+        asked = self.controls["FrameDurationLimits"][0]
+        return 1e6 / min(max(asked, shortest), longest)
 
     def camera_configuration(self) -> dict[str, Any] | None:
         return self.camera_config
@@ -242,6 +315,9 @@ class Picamera2:
         if not self.camera_config:
             raise RuntimeError("Camera has not been configured")
         encoder.width, encoder.height = self.camera_config["main"]["size"]
+        # As upstream: a nominal frame rate for encoders that want one, capped at 30 fps.
+        if getattr(encoder, "framerate", None) is None:
+            encoder.framerate = 1e6 / max(self._limits[0], 33333)
         encoder.start(quality=quality)
         self._encoders.add(encoder)
 
@@ -276,16 +352,17 @@ class Picamera2:
         self.start()
 
     def stop(self) -> None:
-        if not self.started:
-            _log.debug("Camera was not started")
-            return
-        assert self._sensor is not None
-        # A camera whose frontend timed out can take this long to stop (or forever).
-        time.sleep(_fake.stop_hang())
-        self._sensor.stopping.set()
-        self._sensor.join()
-        self._sensor = None
-        self.started = False
+        with self.lock:
+            if not self.started:
+                _log.debug("Camera was not started")
+                return
+            assert self._sensor is not None
+            # A camera whose frontend timed out can take this long to stop (or forever).
+            time.sleep(_fake.stop_hang())
+            self._sensor.stopping.set()
+            self._sensor.join()
+            self._sensor = None
+            self.started = False
 
     def stop_encoder(self, encoders: Any = None) -> None:
         for encoder in list(self._encoders):
@@ -301,12 +378,15 @@ class Picamera2:
 
     def close(self) -> None:
         atexit.unregister(self.close)
-        if not self.is_open:
-            return
-        self.stop()
-        assert self._lock_fd is not None
-        os.close(self._lock_fd)  # drops the flock: the camera is released
-        self._lock_fd = None
-        self.is_open = False
-        self.camera_config = None
-        _fake.record(self.camera_idx, "close")
+        with self.lock:
+            if not self.is_open:
+                return
+            self.stop()
+            assert self._lock_fd is not None
+            os.close(self._lock_fd)  # drops the flock: the camera is released
+            self._lock_fd = None
+            self.is_open = False
+            self.camera_config = None
+            if _REGISTERED.get(self.camera_idx) is self:
+                del _REGISTERED[self.camera_idx]
+            _fake.record(self.camera_idx, "close")
