@@ -4,6 +4,8 @@
     pytest tests/hil --camera picamera2            # a Raspberry Pi camera (or the fake
                                                    #   with PYTHONPATH=tests/fakes)
     pytest tests/hil --camera picamera2:1 --hil-fps 15 --hil-seconds 20
+    tox -e sil                                     # --camera picamera2 on the real picamera2
+                                                   #   and libcamera's virtual camera
 
 Every check runs the real server and reads it over real sockets. Figures
 (fps, intervals, cold start …) go to ``<results>/report-<label>.json`` next to
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hil_tools import HilCamera, fault_injection
+from hil_tools import SIL_LACKS, HilCamera, fault_injection
+
+from support import sil
 
 REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 
@@ -52,16 +56,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _picamera2_presence() -> tuple[str | None, bool]:
-    """(why Pi camera checks cannot run, or None; whether picamera2 is the test fake)."""
+def _picamera2_presence() -> tuple[str | None, str]:
+    """(why Pi camera checks cannot run, or None; which picamera2: "fake" for the test
+    fake, "sil" for the real one on libcamera's virtual camera, "real" on a Pi)."""
     try:
         import picamera2  # noqa: PLC0415 - only for --camera picamera2, and may be absent
     except Exception as error:  # ImportError, or libcamera failing to load
-        return f"no Raspberry Pi camera stack: picamera2 cannot be imported ({error})", False
-    fake = hasattr(picamera2, "fake_counts")
-    if not picamera2.Picamera2.global_camera_info():
-        return "no Raspberry Pi camera attached ('rpicam-hello --list-cameras' lists none)", fake
-    return None, fake
+        return f"no Raspberry Pi camera stack: picamera2 cannot be imported ({error})", "real"
+    cameras = picamera2.Picamera2.global_camera_info()
+    if hasattr(picamera2, "fake_counts"):
+        stack = "fake"
+    elif any(camera["Id"] == sil.VIRTUAL_CAMERA_ID for camera in cameras):
+        stack = "sil"
+    else:
+        stack = "real"
+    if not cameras:
+        return "no Raspberry Pi camera attached ('rpicam-hello --list-cameras' lists none)", stack
+    return None, stack
 
 
 @pytest.fixture(scope="session")
@@ -73,9 +84,9 @@ def hil_camera(
     spec = config.getoption("--camera") or f"emulated?lock={state / 'camera.lock'}"
     kind = spec.split("?")[0].split(":")[0]
     env = {}
-    fake = False
+    stack = "real"
     if kind == "picamera2":
-        absent, fake = _picamera2_presence()
+        absent, stack = _picamera2_presence()
         if absent:
             config.stash[REPORT_KEY]["camera"] = {"spec": spec, "kind": kind, "absent": absent}
             pytest.skip(absent)
@@ -84,15 +95,19 @@ def hil_camera(
     camera = HilCamera(
         spec=spec,
         kind=kind,
-        fake=fake,
+        fake=stack == "fake",
         fps=config.getoption("--hil-fps"),
         seconds=config.getoption("--hil-seconds"),
         env=env,
+        lacks=SIL_LACKS if stack == "sil" else {},
+        sil=stack == "sil",
     )
     config.stash[REPORT_KEY]["camera"] = {
         "spec": spec,
         "kind": kind,
-        "fake": fake,
+        "fake": camera.fake,
+        "sil": camera.sil,
+        "lacks": dict(camera.lacks),
         "fault_injection": fault_injection(camera) is not None,
     }
     return camera

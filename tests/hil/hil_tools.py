@@ -18,7 +18,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -28,7 +28,13 @@ import pytest
 
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.stats import percentile
+from support import sil
 from support.server import ServerProcess
+
+# Capabilities a check may need (HilCamera.require).
+EXCLUSIVE = "exclusive"
+HARDWARE_ENCODER = "hardware-encoder"
+EXPOSURE_GAIN = "exposure-gain"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,16 @@ class HilCamera:
     env: dict[str, str] = field(default_factory=dict)
     #: picamera2 is the test fake (tests/fakes), not the real library.
     fake: bool = False
+    #: What this camera cannot do (see SIL_LACKS) → why a check that needs it skips.
+    lacks: Mapping[str, str] = field(default_factory=dict)
+    #: The real picamera2 on libcamera's virtual camera (tox -e sil, tests/support/sil.py).
+    sil: bool = False
+
+    def require(self, capability: str) -> None:
+        """Skip the check, with the reason, if the camera lacks ``capability``."""
+        reason = self.lacks.get(capability)
+        if reason is not None:
+            pytest.skip(reason)
 
     @property
     def period(self) -> float:
@@ -63,6 +79,17 @@ class HilCamera:
         )
 
 
+#: What libcamera's virtual camera cannot do that a Pi camera does: the checks that
+#: need it skip on the SIL stack, with the reason.
+SIL_LACKS: Mapping[str, str] = {
+    EXCLUSIVE: "the virtual camera is not exclusive across processes: another process opens "
+    "it while the server streams (a real sensor's media device refuses with EBUSY)",
+    HARDWARE_ENCODER: "the virtual camera has no hardware encoder (no V4L2 M2M JPEG node)",
+    EXPOSURE_GAIN: "the virtual camera has no exposure or gain controls (libcamera does not "
+    "advertise them)",
+}
+
+
 def with_option(spec: str, key: str, value: object) -> str:
     return f"{spec}{'&' if '?' in spec else '?'}{key}={value}"
 
@@ -74,6 +101,8 @@ def fault_injection(camera: HilCamera, frames: int = 0) -> tuple[str, dict[str, 
         return with_option(camera.spec, "fail_after", frames), {}
     if camera.kind == "picamera2" and camera.fake:
         return camera.spec, {"FAKE_PICAMERA2_FAIL_AFTER": str(frames)}
+    if camera.kind == "picamera2" and camera.sil:
+        return camera.spec, {sil.FAIL_AFTER_VARIABLE: str(frames)}
     return None
 
 
@@ -107,9 +136,20 @@ class Capture:
         return self.frames[-1].timestamp - self.frames[0].timestamp if self.frames else 0.0
 
 
-def new_frames(frames: Iterator[Any], capture: Capture) -> Iterator[Received]:
-    """The frames of ``frames`` (the kit's client) that are new, recorded in ``capture``."""
+def new_frames(
+    frames: Iterator[Any], capture: Capture, deadline: float | None = None
+) -> Iterator[Received]:
+    """The frames of ``frames`` (the kit's client) that are new, recorded in ``capture``.
+
+    ``deadline`` (``time.monotonic()``): fail once it has passed, checked on every
+    frame, re-sent ones included (a camera that never delivers sends only those).
+    """
     for frame in frames:
+        if deadline is not None and time.monotonic() > deadline:
+            raise AssertionError(
+                f"deadline passed with {len(capture.frames)} new frames "
+                f"({capture.resent} re-sent while the camera delivered nothing)"
+            )
         if frame.seq is None or frame.timestamp is None or frame.seq <= capture.last_seq:
             # The server repeats the newest frame (or a "no signal" card) while the
             # camera is silent, so that viewers see the stream is alive.
@@ -137,7 +177,7 @@ def capture_stream(
     started: float | None = None
     stream = iter_frames(url, timeout=10)
     try:
-        for frame in new_frames(stream, capture):
+        for frame in new_frames(stream, capture, deadline):
             if started is None:
                 started = frame.timestamp
             if frame.timestamp - started < warmup:

@@ -10,6 +10,7 @@ from itertools import pairwise
 import pytest
 from hil_tools import (
     BUSY_EXIT,
+    EXCLUSIVE,
     Capture,
     HilCamera,
     fault_injection,
@@ -25,6 +26,8 @@ from support.waiting import wait_until
 
 CLIENTS = 5  # of each kind: clean and abrupt
 STORM_CYCLES = 50
+#: Generous bound on a stream that should deliver within seconds.
+LIVENESS = 120.0
 
 
 def _camera_idle(server: ServerProcess) -> bool:
@@ -76,15 +79,28 @@ def test_client_shutdown(hil_camera: HilCamera, report: Callable[..., None]) -> 
         )
 
 
-def test_camera_release(hil_camera: HilCamera, report: Callable[..., None]) -> None:
-    """While streaming the camera is the server's; after the idle timeout another
-    process opens it."""
+def test_camera_busy_while_streaming(hil_camera: HilCamera, report: Callable[..., None]) -> None:
+    """While the server streams, another process cannot open the camera, and is told
+    who holds it."""
+    hil_camera.require(EXCLUSIVE)
     with hil_camera.server("--idle-timeout", "1") as server:
         stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
         try:
             next(stream)
             busy = open_in_child(hil_camera)
             assert busy.returncode == BUSY_EXIT, busy.stdout + busy.stderr
+        finally:
+            stream.close()
+    report(busy_message=busy.stdout.strip())
+
+
+def test_camera_release(hil_camera: HilCamera, report: Callable[..., None]) -> None:
+    """After the idle timeout the server has closed the camera (once), and another
+    process opens it."""
+    with hil_camera.server("--idle-timeout", "1") as server:
+        stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
+        try:
+            next(stream)
         finally:
             stream.close()
         left = time.monotonic()
@@ -94,7 +110,7 @@ def test_camera_release(hil_camera: HilCamera, report: Callable[..., None]) -> N
         assert status["opens"] == status["closes"] == 1
         reopened = open_in_child(hil_camera)
         assert reopened.returncode == 0, reopened.stdout + reopened.stderr
-        report(busy_message=busy.stdout.strip(), released_after_s=round(released_after, 3))
+        report(released_after_s=round(released_after, 3))
 
 
 def test_refresh_storm(hil_camera: HilCamera, report: Callable[..., None]) -> None:
@@ -137,7 +153,7 @@ def test_refresh_storm(hil_camera: HilCamera, report: Callable[..., None]) -> No
         capture = Capture()
         stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
         try:
-            for _ in new_frames(stream, capture):
+            for _ in new_frames(stream, capture, time.monotonic() + LIVENESS):
                 if len(capture.frames) >= 10:
                     break
         finally:
@@ -172,7 +188,7 @@ def test_camera_failure_mid_stream(hil_camera: HilCamera, report: Callable[..., 
         stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
         try:
             # Three sessions' worth: at least two failures, each followed by a reopen.
-            for _ in new_frames(stream, capture):
+            for _ in new_frames(stream, capture, time.monotonic() + LIVENESS):
                 if len(capture.frames) > 2 * per_session + 2:
                     break
         finally:

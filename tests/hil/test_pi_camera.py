@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hil_tools import HilCamera
+from hil_tools import HARDWARE_ENCODER, HilCamera, with_option
 
 from mjpeg_server.cameras import CameraSpec
+from mjpeg_server.cameras.picamera2 import hardware_mjpeg_encoder
 from mjpeg_server.client.stream import iter_frames
-from mjpeg_server.wire.jpeg import jpeg_size
+from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
 
 
 @pytest.fixture
@@ -20,11 +21,13 @@ def pi_camera(hil_camera: HilCamera) -> HilCamera:
 
 
 def test_encoder_and_size_suit_the_board(pi_camera: HilCamera, report: Callable[..., None]) -> None:
-    """The hardware MJPEG encoder on VC4 boards (Pi 4 and older), JpegEncoder on a Pi 5;
-    frames of the size asked for (default 1280x720)."""
+    """The hardware MJPEG encoder where there is one (VC4 boards, Pi 4 and older, have
+    it at /dev/video11), JpegEncoder elsewhere (a Pi 5; the SIL stack); frames of the
+    size asked for (default 1280x720)."""
     from picamera2.platform import Platform, get_platform  # noqa: PLC0415 - Pi only
 
     board = get_platform()
+    hardware = hardware_mjpeg_encoder()
     size = CameraSpec.parse(pi_camera.spec).options.get("size", "1280x720")
     with pi_camera.server("--idle-timeout", "1") as server:
         stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
@@ -33,8 +36,24 @@ def test_encoder_and_size_suit_the_board(pi_camera: HilCamera, report: Callable[
         finally:
             stream.close()
         description = str(server.camera_status()["camera"])
-    report(platform=board.name, camera=description)
+    report(platform=board.name, hardware_mjpeg=hardware, camera=description)
     if pi_camera.spec.find("encoder=") < 0:
-        expected = "mjpeg" if board is Platform.VC4 else "jpeg"
+        expected = "mjpeg" if board is Platform.VC4 and hardware else "jpeg"
         assert description.endswith(f", {expected} encoder)"), description
     assert "x".join(map(str, jpeg_size(frame.jpeg) or ())) == size
+
+
+def test_hardware_mjpeg_encoder(pi_camera: HilCamera, report: Callable[..., None]) -> None:
+    """encoder=mjpeg streams whole JPEGs (the hardware encoder on VC4, libav's on a Pi 5)."""
+    pi_camera.require(HARDWARE_ENCODER)
+    spec = with_option(pi_camera.spec, "encoder", "mjpeg")
+    with pi_camera.server("--idle-timeout", "1", spec=spec) as server:
+        stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
+        try:
+            frames = [next(stream) for _ in range(10)]
+        finally:
+            stream.close()
+        description = str(server.camera_status()["camera"])
+    report(camera=description)
+    assert description.endswith(", mjpeg encoder)"), description
+    assert all(is_complete_jpeg(frame.jpeg) for frame in frames)
