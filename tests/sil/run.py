@@ -13,6 +13,10 @@
 Where libcamera cannot be built (no source, build packages missing) only
 ``tests/sil/test_stack.py`` runs: it skips with the reason, or fails where
 ``MJPEG_SERVER_REQUIRE_SIL=1`` (``.ci/run``). Results: ``artifacts/sil/``.
+
+    python tests/sil/run.py --bench [arguments]   (tox -e sil-bench)
+
+runs ``tests/sil/bench_jpeg.py`` on the stack instead: figures, not tests.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     stack = sil.stack()
     pytest = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+    if argv[:1] == ["--bench"]:  # tox -e sil-bench: figures, not tests
+        if stack.prefix is None:
+            print(f"sil-bench: no SIL stack: {stack.unavailable}", file=sys.stderr)
+            return 1
+        command = [sys.executable, "tests/sil/bench_jpeg.py", *argv[1:]]
+        env = {**os.environ, **stack.env}
+        return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
     if stack.prefix is None:
         assert stack.unavailable is not None
         env = {**os.environ, UNAVAILABLE_VARIABLE: stack.unavailable}

@@ -130,19 +130,20 @@ def stack(*, frames_python: str | None = None) -> Stack:
     virtual camera (default: this one). A failed build raises; "cannot build
     here" (no source, missing packages) is a :class:`Stack` with a reason.
     """
+    # stderr is the script's progress (a build takes minutes): the user's to see.
     result = subprocess.run(
         ["bash", str(BUILD_SCRIPT)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=False,
         env={**os.environ, "SIL_FRAMES_PYTHON": frames_python or sys.executable},
     )
+    last_line = (result.stdout.strip().splitlines() or [""])[-1]
     if result.returncode == _UNAVAILABLE:
-        reason = result.stderr.strip().splitlines()[-1].removeprefix("build-libcamera: ")
-        return Stack(None, reason)
+        return Stack(None, last_line)
     if result.returncode != 0:
-        raise RuntimeError(f"ci/build-libcamera.sh failed:\n{result.stderr}")
-    return Stack(Path(result.stdout.strip().splitlines()[-1]))
+        raise RuntimeError(f"ci/build-libcamera.sh failed (exit {result.returncode})")
+    return Stack(Path(last_line))
 
 
 # -- the adaptations -------------------------------------------------------------------

@@ -432,6 +432,7 @@ def test_a_hanging_stop_does_not_block_close(monkeypatch: pytest.MonkeyPatch) ->
         return False
 
     wait_until(reopened, 60)  # the stop ended: the camera reopens in the same process
+    camera.stop_timeout = 60.0  # a normal stop, however busy the machine
     camera.close()
 
 
