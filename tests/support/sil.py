@@ -22,7 +22,9 @@ adaptation                  stands in for
 ``nv12-jpeg``               a JpegEncoder path for NV12, the only format the
                             virtual camera delivers
 ``pacing``                  a sensor's clock: the virtual camera completes a
-                            request as soon as it is queued (1000+ fps)
+                            request as soon as it is queued (1000+ fps) and
+                            stamps it then; requests now wait for their slot on
+                            the frame-duration grid, and the slot is the stamp
 ==========================  =====================================================
 
 How they get into every process of the tier (the test process, the server
@@ -36,6 +38,12 @@ module and call :func:`install` themselves.
 Where the stack is: :func:`stack` runs the build script (building or reusing
 the cached build) and returns the environment a process needs to load the
 bindings, or why it cannot.
+
+Fault injection (faults a real camera has, not adaptations), read per call so
+that a test can set them for one server process:
+``MJPEG_SERVER_SIL_FAIL_AFTER=N`` (the sensor delivers N frames per start,
+then nothing, as after a frontend timeout) and ``MJPEG_SERVER_SIL_STOP_HANG=S``
+(libcamera's ``Camera.stop()`` blocks S seconds, as it can then).
 """
 
 from __future__ import annotations
