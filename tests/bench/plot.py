@@ -56,7 +56,7 @@ def plot(rows: Sequence[dict[str, Any]], info: dict[str, Any], path: Path) -> No
     sizes = info["frame_sizes"]
     figure.suptitle(
         f"1280x720 JPEGs of ~{sum(sizes) / len(sizes) / 1000:.0f} KB at {info['fps']} fps, "
-        f"loopback, {info['cpus']} CPUs; medians of {counted(info['runs'], 'run')} "
+        f"loopback, {info['cpus']} CPUs\nmedians of {counted(info['runs'], 'run')} "
         f"({info['when']}, load average {info['loadavg'].split()[0]} before)"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
