@@ -16,6 +16,11 @@ order served (the first is the default), with its spec and the spec's options::
 
     [cameras.door]
     spec = "http://192.168.1.20:8080/?action=stream"
+    rotate = 180
+
+A table's keys other than ``spec`` are the spec's options: ``picamera2?size=…``,
+or for an ``http://`` camera, whose URL query belongs to the upstream, the
+URL's fragment (``http://…/?action=stream#rotate=180``, never sent upstream).
 
 Values are checked by the same code as the flags (the CLI passes them through
 its parser), and flags and ``MJPEG_SERVER_*`` variables beat the file. A
@@ -32,14 +37,15 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from ._files import write_atomically
-from .config import ConfigError
+from .cameras import CameraError, SpecError, create_camera
+from .config import ConfigError, parse_camera_arg
 
 __all__ = ["ConfigFile", "Scalar", "camera_arg", "dumps", "load", "update_camera"]
 
@@ -64,17 +70,36 @@ def _text(value: Any, where: str) -> str:
     return str(value)
 
 
+def _options_mark(spec: str) -> str:
+    """Where a spec's options start: ``?`` (``emulated?fps=5``), or for an http(s) URL,
+    whose own query is the upstream's, the fragment (``http://cam/?action=stream#rotate=90``)."""
+    return "#" if spec.startswith(("http://", "https://")) else "?"
+
+
 def camera_arg(name: str, table: Mapping[str, Any], where: str) -> str:
-    """The ``--camera`` text of a ``[cameras.NAME]`` table."""
+    """The ``--camera`` text of a ``[cameras.NAME]`` table: the spec with the table's
+    other keys added to its options."""
     spec = table.get("spec")
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f'{where}: needs spec = "KIND[:TARGET]" (e.g. spec = "picamera2")')
     options = {key: _text(value, f"{where}.{key}") for key, value in table.items() if key != "spec"}
     if options:
-        if spec.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: an http:// camera takes no options")
-        spec += ("&" if "?" in spec else "?") + urlencode(options)
+        mark = _options_mark(spec)
+        base, _, own = spec.partition(mark)
+        spec = f"{base}{mark}" + "&".join(part for part in (own, urlencode(options)) if part)
     return f"{name}={spec}"
+
+
+def _without_spec_options(spec: str, keys: Collection[str]) -> str:
+    """``spec`` without its own options named in ``keys`` (a changed option lives in
+    the table from then on; the same option twice would not load)."""
+    mark = _options_mark(spec)
+    base, _, own = spec.partition(mark)
+    pairs = parse_qsl(own, keep_blank_values=True)
+    if not any(key in keys for key, _ in pairs):
+        return spec  # untouched, as the user wrote it
+    kept = urlencode([(key, value) for key, value in pairs if key not in keys], safe=":/{}")
+    return f"{base}{mark}{kept}" if kept else base
 
 
 def load(path: Path) -> ConfigFile:
@@ -139,6 +164,15 @@ def dumps(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_camera(text: str, where: str) -> None:
+    """Refuse to write a camera the server would refuse at start-up: the spec is parsed
+    and its backend built (not opened) as the server does, with the same messages."""
+    try:
+        create_camera(parse_camera_arg(text).spec)
+    except (SpecError, CameraError) as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
 def update_camera(path: Path, name: str, changes: Mapping[str, Scalar | None]) -> None:
     """Set (or, for ``None``, remove) options of camera ``name`` in the config file.
 
@@ -162,7 +196,9 @@ def update_camera(path: Path, name: str, changes: Mapping[str, Scalar | None]) -
             table.pop(key, None)
         else:
             table[key] = value
-    camera_arg(name, table, f"[cameras.{name}]")  # refuse to write what load() would refuse
+    if isinstance(table.get("spec"), str) and "spec" not in changes:
+        table["spec"] = _without_spec_options(table["spec"], set(changes))
+    _check_camera(camera_arg(name, table, f"[cameras.{name}]"), f"[cameras.{name}]")
     try:
         write_atomically(path, dumps(data))
     except OSError as error:  # a read-only or full file system: the caller says so

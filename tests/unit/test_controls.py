@@ -252,3 +252,28 @@ def test_changes_are_written_back_to_the_config_file(tmp_path: Path) -> None:
         controls = requests.get(again.url("/controls"), timeout=LIVENESS).json()["controls"]
         assert controls["rotate"]["value"] == 270
         assert controls["overlay"]["value"] == ""
+
+
+def test_a_relay_cameras_changes_are_written_back_to_its_fragment(tmp_path: Path) -> None:
+    """An http:// camera's options live in its URL's fragment: a change is saved there
+    and read back at the next start. (The upstream is never reached: the camera is
+    idle, so the change simply replaces its settings.)"""
+    config = tmp_path / "mjpeg-server.toml"
+    config.write_text('[cameras.door]\nspec = "http://127.0.0.1:9/?action=stream#rotate=180"\n')
+    with ServerProcess("--config", str(config)) as server:
+        response = post(server, "/controls", {"rotate": 90, "overlay": "{camera}"})
+        assert response.status_code == 200, response.text
+        assert response.json()["saved"] is True
+        assert response.json()["spec"] == (
+            "http://127.0.0.1:9/?action=stream#rotate=90&overlay={camera}"
+        )
+    saved = tomllib.loads(config.read_text())["cameras"]["door"]
+    assert saved == {
+        "spec": "http://127.0.0.1:9/?action=stream",
+        "rotate": "90",
+        "overlay": "{camera}",
+    }
+    with ServerProcess("--config", str(config)) as again:
+        controls = requests.get(again.url("/controls"), timeout=LIVENESS).json()["controls"]
+        assert controls["rotate"]["value"] == 90
+        assert controls["overlay"]["value"] == "{camera}"

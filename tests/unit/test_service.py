@@ -107,7 +107,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         ("[cameras.front]\nfps = 5\n", ["[cameras.front]", "spec"]),
         ("[cameras.front]\nspec = 'emulated'\nbogus = 1\n", ["bogus"]),
         ("[cameras.front]\nspec = 'nosuchkind'\n", ["unknown camera kind"]),
-        ("[cameras.a]\nspec = 'http://x/'\nfps = 5\n", ["takes no options"]),
+        # A relay's options go in its URL's fragment, checked as any camera's.
+        ("[cameras.a]\nspec = 'http://x/'\nfps = 5\n", ["http://x/#fps=5", "unknown option fps"]),
     ],
 )
 def test_a_bad_config_file_is_one_line_and_exit_2(
@@ -157,7 +158,8 @@ def test_update_camera_writes_options_back_atomically(config: Path) -> None:
     ("name", "changes", "fragment"),
     [
         ("nope", {"fps": 5}, "no [cameras.nope] table"),
-        ("door", {"fps": 5}, "takes no options"),
+        ("door", {"fps": 5}, "unknown option fps"),
+        ("front", {"rotate": 45}, "rotate='45' is not one of"),
         ("front", {"spec": None}, "cannot be removed"),
     ],
 )
@@ -168,6 +170,41 @@ def test_update_camera_refuses_what_would_not_load(
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[")):
         config_file.update_camera(config, name, changes)
     assert config.read_text() == before
+
+
+def test_a_relay_cameras_options_are_written_to_its_urls_fragment(config: Path) -> None:
+    """An http:// camera's own query is the upstream's: its options live in the fragment."""
+    config_file.update_camera(config, "door", {"rotate": 90, "overlay": "%H:%M {camera}"})
+    table = tomllib.loads(config.read_text())["cameras"]["door"]
+    assert table == {
+        "spec": "http://192.0.2.1:8080/?action=stream",
+        "rotate": 90,
+        "overlay": "%H:%M {camera}",
+    }
+    (_, door) = parse(config).cameras
+    assert door.spec.target == "http://192.0.2.1:8080/?action=stream"  # the query untouched
+    assert door.spec.options == {"rotate": "90", "overlay": "%H:%M {camera}"}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["emulated?fps=5&rotate=180", "http://192.0.2.1:8080/?action=stream#rotate=180&fps=5"],
+)
+def test_a_changed_option_written_in_the_spec_moves_to_the_table(tmp_path: Path, spec: str) -> None:
+    """Options may be written into the spec itself; a change then replaces that one
+    (the same option twice would not load) and leaves the others as written."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'[cameras.cam]\nspec = "{spec}"\n')
+    if spec.startswith("http"):
+        config_file.update_camera(path, "cam", {"rotate": 270, "fps": None})
+        expected_spec, expected_options = "http://192.0.2.1:8080/?action=stream", {"rotate": "270"}
+    else:
+        config_file.update_camera(path, "cam", {"rotate": 270})
+        expected_spec, expected_options = "emulated?fps=5", {"fps": "5", "rotate": "270"}
+    table = tomllib.loads(path.read_text())["cameras"]["cam"]
+    assert table == {"spec": expected_spec, "rotate": 270}
+    (camera,) = parse(path).cameras
+    assert camera.spec.options == expected_options
 
 
 def test_update_camera_that_cannot_write_is_a_config_error(
