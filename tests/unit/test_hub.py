@@ -483,6 +483,107 @@ def test_next_part_waits_for_the_next_frame_without_and_within_a_timeout() -> No
         assert third.version > second.version
 
 
+def test_a_new_hub_s_name_and_empty_status() -> None:
+    hub = CaptureHub(emulated(fps=50), ENCODER)
+    status = hub.status()
+    assert status.name == "default"
+    assert (status.resolution, status.last_error, status.last_error_at) == (None, None, None)
+    assert status.root_cause is None
+    assert (status.opens, status.closes, status.frames_captured, status.clients) == (0, 0, 0, 0)
+    hub.close()
+
+
+def test_numbering_starts_at_zero_and_threads_are_daemons() -> None:
+    with make_hub(emulated(fps=50)) as hub, hub.subscribe() as viewer:
+        first = next_part(viewer)
+        assert capture_threads()
+        assert all(t.daemon for t in capture_threads())  # F11, in this process
+    assert first.seq == 0
+
+
+def test_closed_hubs_and_subscriptions_say_which_hub() -> None:
+    hub = make_hub(emulated(fps=50), name="garden")
+    subscription = hub.subscribe()
+    subscription.close()
+    with pytest.raises(HubClosed, match="garden"):
+        subscription.poll()
+    hub.close()
+    with pytest.raises(HubClosed, match="garden"):
+        hub.subscribe()
+
+
+def test_identical_frames_are_dropped_but_one_in_n_goes_out() -> None:
+    same = EmulatedCamera(FRAMES[:1], fps=100)  # every frame the same bytes
+    settings = HubSettings(idle_timeout=None, drop_same_frames=2)
+    with make_hub(same, settings) as hub, hub.subscribe() as viewer:
+        next_part(viewer)
+        wait_until(lambda: hub.status().frames_unchanged >= 3, LIVENESS)
+        status = hub.status()
+    # One in two goes out: as many published as dropped, give or take the last.
+    published = status.frames_captured - status.frames_unchanged
+    assert abs(published - status.frames_unchanged) <= 1
+
+
+def test_dropping_identical_frames_one_in_one_drops_none() -> None:
+    same = EmulatedCamera(FRAMES[:1], fps=100)
+    with make_hub(same, HubSettings(drop_same_frames=1)) as hub, hub.subscribe() as viewer:
+        for _ in range(5):
+            next_part(viewer)
+        assert hub.status().frames_unchanged == 0
+
+
+def test_frames_that_are_not_jpegs_are_counted_and_never_served() -> None:
+    junk = EmulatedCamera([b"not a jpeg, just bytes"], fps=100)
+    settings = HubSettings(stall_timeout=0.3, backoff_initial=LIVENESS, backoff_max=LIVENESS)
+    with make_hub(junk, settings) as hub, hub.subscribe() as viewer:
+        wait_until(lambda: hub.state is HubState.ERROR, LIVENESS)
+        status = hub.status()
+        assert viewer.poll() is None  # nothing was published
+    assert status.frames_captured == 0
+    assert status.frames_rejected >= 2
+    assert status.last_error is not None
+    assert re.search(
+        r"no frame for \d+\.\d s \(\d+ frames were not JPEGs and were not served; "
+        r"the last started b'not a jpeg, just'\)$",
+        status.last_error,
+    ), status.last_error
+
+
+def test_a_rate_capped_subscription_takes_frames_evenly() -> None:
+    with make_hub(emulated(fps=50)) as hub, hub.subscribe(max_fps=10) as capped:
+        parts = [next_part(capped) for _ in range(4)]
+    stamps = [p.frame.timestamp for p in parts]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(gap >= 0.1 - 1e-6 for gap in gaps), gaps  # capture times: 50 fps capped to 10
+    assert capped.frames_skipped >= 3 * 4 - 4  # at least four in five were skipped between
+
+
+def test_leaving_viewers_add_up_and_the_idle_time_starts_with_the_last() -> None:
+    now = [100.0]
+    camera = emulated(fps=100)
+    settings = HubSettings(idle_timeout=10, stall_timeout=1e9)
+    with make_hub(camera, settings, clock=lambda: now[0]) as hub:
+        viewers = [hub.subscribe() for _ in range(3)]
+        for viewer in viewers:
+            next_part(viewer)
+        sent = sum(v.frames_sent for v in viewers)
+        viewers[0].close()
+        assert hub.status().clients == 2
+        now[0] = 200.0
+        viewers[1].close()
+        viewers[2].close()
+        status = hub.status()
+        assert status.clients == 0
+        assert status.frames_sent == sent
+        now[0] = 205.0  # 5 s after the last viewer left: still open
+        captured = hub.status().frames_captured
+        wait_until(lambda: hub.status().frames_captured >= captured + 3, LIVENESS)
+        assert camera.closes == 0
+        now[0] = 211.0
+        wait_until(lambda: camera.closes == 1, LIVENESS)
+        assert hub.status().closes == 1
+
+
 # -- shutdown -------------------------------------------------------------------------
 
 

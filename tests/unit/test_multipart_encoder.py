@@ -87,3 +87,18 @@ def test_advance_headers_layout_round_trips() -> None:
 def test_header_injection_is_refused(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PartEncoder("frame").encode(b"", [(name, value)])
+
+
+@pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\r\nb"])
+def test_any_line_break_in_a_header_value_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="value contains a line break"):
+        PartEncoder("b").encode(b"x", [("X-A", value)])
+
+
+def test_an_invalid_boundary_is_refused_with_the_rule() -> None:
+    with pytest.raises(ValueError, match="not ending in a space") as error:
+        PartEncoder("bad boundary ")
+    assert str(error.value) == (
+        "invalid multipart boundary 'bad boundary ': RFC 2046 allows 1-70 characters "
+        "from A-Z a-z 0-9 '()+_,-./:=? and space, not ending in a space"
+    )

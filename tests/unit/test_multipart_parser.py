@@ -441,6 +441,39 @@ def test_a_header_name_as_long_as_the_limit_waits_to_be_told_apart() -> None:
         feed_all(parser, [b"X-Abcdef", b": 1\r\n\r\nx\r\n--b--"])
 
 
+def test_a_one_byte_payload_then_a_boundary_without_its_line_break() -> None:
+    stream = b"--b\r\nContent-Length: 1\r\n\r\nx--b--"
+    events, deviations = parse(stream)
+    assert [p for _, p in parts_of(events)] == [b"x"]  # type: ignore[misc]
+    assert deviations == {"no-crlf-before-boundary"}
+
+
+def test_a_folded_line_continues_the_last_header_and_keeps_its_letters() -> None:
+    stream = b"--b\r\nX-A: Xa\r\nX-B: b\r\nX-C: c\r\n Xtra\r\nContent-Length: 0\r\n\r\n\r\n--b--"
+    ((headers, _),) = parts_of(parse(stream)[0])  # type: ignore[arg-type]
+    assert headers.items == (
+        ("X-A", "Xa"),
+        ("X-B", "b"),
+        ("X-C", "c Xtra"),
+        ("Content-Length", "0"),
+    )
+
+
+@pytest.mark.parametrize("line", [b"no colon " * 6, b" " + b"f" * 50])
+def test_bad_header_lines_are_quoted_up_to_40_bytes(line: bytes) -> None:
+    with pytest.raises(ProtocolError) as error:
+        parse(b"--b\r\n" + line + b"\r\n\r\nx\r\n--b--")
+    assert f"got {line[:40]!r} (at byte" in str(error.value) or (
+        f"continuation line {line[:40]!r} (at byte" in str(error.value)
+    )
+
+
+def test_padded_content_length_is_refused_at_its_value_in_strict_mode() -> None:
+    stream = b"--b\r\nContent-Length:   3\r\n\r\nabc\r\n--b--"
+    with pytest.raises(ProtocolError, match=r"padded with extra spaces \(at byte 20 of"):
+        parse(stream, strict=True)
+
+
 # -- end of stream --------------------------------------------------------------
 
 
