@@ -22,7 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 EQUIVALENTS = Path("docs/mutation-equivalents.md")
-SCOPE = "src/mjpeg_server/wire/, src/mjpeg_server/hub.py"
+SCOPE = "src/mjpeg_server/wire/, src/mjpeg_server/hub/"
 KILLED = {"killed", "timeout", "segfault"}
 # A row of the equivalents table: | `module.function` | `original` | `mutated` | why |
 _ROW_RE = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*`(.*?)`\s*\|\s*`(.*?)`\s*\|(.*)\|\s*$")

@@ -3,7 +3,7 @@
 The data path, one sub-package each::
 
     cameras/ (backends: open → JPEG frames → close)
-      → hub.py (one capture thread per camera, keeps only the newest frame)
+      → hub/ (one capture thread per camera, keeps only the newest frame)
       → wire/ (sans-I/O: each frame framed once as a multipart part)
       → server/ (the Flask app behind the front door, whose one event loop
                  reads every request and writes every stream socket)

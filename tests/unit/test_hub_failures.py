@@ -17,7 +17,7 @@ import pytest
 
 from mjpeg_server.cameras import Camera, CameraFailed, CameraNotFound, Frame
 from mjpeg_server.hub import CaptureHub, HubSettings
-from mjpeg_server.status import describe_error
+from mjpeg_server.hub.status import describe_error
 from mjpeg_server.wire.multipart import PartEncoder
 from support.fixtures import FRAMES
 from support.waiting import LIVENESS, wait_until

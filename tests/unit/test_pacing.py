@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mjpeg_server.cameras.emulated import bundled_frames_dir, load_frames
 from mjpeg_server.client.stream import iter_frames
-from mjpeg_server.pacing import RateCap, SameFrameFilter
+from mjpeg_server.hub.pacing import RateCap, SameFrameFilter
 from support.server import ServerProcess, run_cli
 from support.waiting import LIVENESS
 

@@ -1,6 +1,6 @@
 """What every camera backend is: open, then JPEG frames with their capture time, then close.
 
-Backends know nothing of HTTP or of clients: the capture hub (``hub.py``) is
+Backends know nothing of HTTP or of clients: the capture hub (``hub/``) is
 their only caller, from one thread at a time. Errors are the kit's own
 :class:`CameraError` subclasses with a message that says what to do, whatever
 library the backend wraps.

@@ -1,49 +1,6 @@
-"""The capture hub: one camera, one capture thread, any number of viewers.
-
-Goals, each one a failure of the classic Flask streaming recipe (field notes §1):
-
-* exactly one capture thread per camera, started by the first subscriber, even
-  when hundreds arrive at once (F4); the decision to start or stop it is taken
-  under one lock, so a viewer who arrives while the camera is being released
-  gets it reopened instead of hanging (F3);
-* a frame is framed into its multipart part **once**; every client is handed
-  the same ``bytes`` object (F10);
-* "latest value" delivery: the hub keeps only the newest part and a version
-  number, each subscriber remembers the version it last took. Publishing is
-  O(1) whatever the number of subscribers (no per-client dict to walk while it
-  changes, F2; nothing to clean up per frame, F6), a new subscriber gets the
-  newest frame at once (F5), and a slow client skips to the newest frame —
-  at most one frame is ever pending per client, nothing queues;
-* the camera is closed ``idle_timeout`` seconds after the last subscriber
-  left, measured on ``time.monotonic`` from that moment, not from the last
-  frame a client fetched (F7);
-* a backend exception or a stall (no frame for ``stall_timeout``) closes and
-  reopens the camera with capped exponential backoff; subscribers stay
-  subscribed and resume with the next frame; the error stays visible in
-  :meth:`CaptureHub.status` (F1, F9). The backoff is for a camera that cannot
-  work; one that delivered frames for ``healthy_after`` seconds has shown it
-  can, so its next failure waits ``backoff_initial`` again (see HubSettings);
-* only JPEGs are served: a frame that is not one (a relayed upstream's error
-  page, a torn part) is counted in ``frames_rejected`` and dropped, never sent
-  as ``image/jpeg``; if nothing else comes, the stall that follows names them;
-* the status keeps what went wrong: ``last_error`` with the causes it was
-  raised from, and ``root_cause``, the error that began the current run of
-  failures, which later reopen attempts (mere symptoms: "connection refused"
-  while an upstream restarts) do not overwrite;
-* daemon threads and :meth:`CaptureHub.close` (F11);
-* :meth:`CaptureHub.reconfigure` changes the camera's settings under running
-  streams: the capture thread applies a live change between two frames, or
-  closes the camera and opens it with the new settings (rolling back if they
-  cannot open); subscribers stay subscribed throughout, and the frames the
-  camera could not deliver during a reopen show as a gap in the sequence numbers.
-
-Cost per frame: one encode (a copy of the JPEG), one lock round trip and a
-``notify_all`` that wakes each waiting subscriber once.
-
-Threading: the capture thread is the only caller of the camera. Every other
-shared field is read and written under ``_lock``; the per-subscription
-counters are written only by that subscription's consumer.
-"""
+"""The capture hub itself: the capture thread's loop, opening, failing, reopening
+and reconfiguring the camera, and publishing each frame once (see the package
+docstring for the goals it meets)."""
 
 from __future__ import annotations
 
@@ -51,29 +8,21 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from types import TracebackType
 from typing import Self
 
-from .cameras import Camera, CameraError, Frame
+from ..cameras import Camera, CameraError, Frame
+from ..wire.frame_headers import encode_frame_headers
+from ..wire.jpeg import is_complete_jpeg, jpeg_size
+from ..wire.multipart import Layout, PartEncoder
 from .pacing import RateCap, SameFrameFilter
-from .status import HubState, HubStatus, describe_error
-from .wire.frame_headers import encode_frame_headers
-from .wire.jpeg import is_complete_jpeg, jpeg_size
-from .wire.multipart import Layout, PartEncoder
+from .settings import HubSettings
+from .status import HubState, HubStatus, describe_error, measured_fps
+from .subscription import HubClosed, Part, Subscription
 
-__all__ = [
-    "CaptureHub",
-    "HubClosed",
-    "HubSettings",
-    "HubState",
-    "HubStatus",
-    "Part",
-    "Reconfiguration",
-    "Subscription",
-]
+__all__ = ["CameraStalled", "CaptureHub", "Reconfiguration"]
 
 log = logging.getLogger(__name__)
 
@@ -84,39 +33,8 @@ _POLL_INTERVAL = 0.25
 _FPS_WINDOW = 30
 
 
-class HubClosed(Exception):
-    """The hub (or the subscription) was closed: the stream is over."""
-
-
 class CameraStalled(CameraError):
     """The camera is open but delivered no frame for ``stall_timeout`` seconds."""
-
-
-@dataclass(frozen=True)
-class Part:
-    """One frame as it goes on the wire: the same object for every client."""
-
-    frame: Frame
-    #: The multipart part: headers, JPEG, and the delimiter that ends it.
-    data: bytes
-    #: The hub's stream sequence number (``X-Frame-Seq``): the camera's counter,
-    #: continued across reopens so that it never goes backwards.
-    seq: int
-    #: Publish counter: increases by one per part, whatever the camera's numbering.
-    version: int
-    encoder: PartEncoder = field(repr=False, compare=False)
-    #: When the hub published it, on the hub's clock (``CaptureHub.clock``).
-    published_at: float = 0.0
-
-    @cached_property
-    def advance_data(self) -> bytes:
-        """The part in the advance-headers layout (``PartEncoder.encode_advance``),
-        made once, when a client first needs it, and shared like :attr:`data`."""
-        return self.encoder.encode_advance(self.frame.jpeg)
-
-    def wire(self, layout: Layout) -> bytes:
-        """The part's bytes in ``layout``."""
-        return self.advance_data if layout is Layout.ADVANCE_HEADERS else self.data
 
 
 @dataclass
@@ -132,48 +50,6 @@ class Reconfiguration:
     #: Why the new settings could not be used (the old camera runs on).
     error: BaseException | None = None
     previous: Camera | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class HubSettings:
-    #: Seconds the camera stays open after the last subscriber left; 0 closes at
-    #: once, ``None`` never closes.
-    idle_timeout: float | None = 10.0
-    #: Seconds without a frame after which an open camera counts as failed.
-    stall_timeout: float = 5.0
-    #: First wait before reopening a failed camera; doubles up to ``backoff_max``.
-    backoff_initial: float = 0.5
-    backoff_max: float = 10.0
-    #: Drop a frame byte-identical to the previous one, but publish at least one
-    #: in this many (pacing.SameFrameFilter); 0 publishes every frame.
-    drop_same_frames: int = 0
-    #: A session whose frames spanned this many seconds (first to last) proves the
-    #: camera works, so the failure that ends it waits ``backoff_initial`` again.
-    #: Backing off is for a camera that cannot work (open fails, or it dies at its
-    #: first frames: those never span a second); a camera that worked and failed
-    #: (a loose cable, an upstream restart) should be back as fast as the first
-    #: time. Without this, one failing every 2 s waited 0.5, 1, 2, 4, 8, 10, 10 s
-    #: and lost two thirds of its frames; with it, a fifth. One second is far
-    #: below any real failure period worth forgiving and far above the frames a
-    #: broken camera sends before dying, and a camera that fails just after it
-    #: still spends two thirds of its time streaming, never hammering reopens.
-    healthy_after: float = 1.0
-
-
-def measured_fps(frame_times: Sequence[float], now: float) -> float:
-    """Frames per second over the last frames' times (oldest first), seen at ``now``.
-
-    Zero with fewer than two frames, and for a camera that stopped delivering:
-    nothing for over a second, or for over two of its own frame intervals if it
-    is slower than that, whatever rate its last frames had.
-    """
-    if len(frame_times) < 2:
-        return 0.0
-    span = frame_times[-1] - frame_times[0]
-    intervals = len(frame_times) - 1
-    if span <= 0 or now - frame_times[-1] > max(1.0, 2 * span / intervals):
-        return 0.0
-    return intervals / span
 
 
 @dataclass
@@ -208,98 +84,6 @@ class _Session:
             f" ({self.rejected} frames were not JPEGs and were not served; "
             f"the last started {self.rejected_start!r})"
         )
-
-
-class Subscription:
-    """One consumer of a hub's frames. Not thread-safe: one consumer thread each."""
-
-    __slots__ = (
-        "_closed",
-        "_hub",
-        "_rate",
-        "_version",
-        "counted",
-        "frames_sent",
-        "frames_skipped",
-    )
-
-    def __init__(
-        self, hub: CaptureHub, version: int, *, counted: bool, rate: RateCap | None = None
-    ) -> None:
-        self._hub = hub
-        #: The viewer's rate cap (?fps=): parts it passes over count as skipped.
-        self._rate = rate
-        # The version this subscriber has already seen; the newest part is newer.
-        self._version = version
-        self._closed = False
-        #: Whether this subscription counts as a client in the status (a stream
-        #: does; a snapshot waiting for one frame does not).
-        self.counted = counted
-        self.frames_sent = 0
-        self.frames_skipped = 0
-
-    def next_part(self, timeout: float | None = None) -> Part | None:
-        """Block until a part newer than the last one taken; ``None`` after ``timeout``.
-
-        Raises :class:`HubClosed` once the hub or this subscription is closed.
-        """
-        hub = self._hub
-        deadline = None if timeout is None else hub.clock() + timeout
-        with hub._cond:
-            while True:
-                # Checked after every wake-up, the last one included: a part may
-                # have come with the timeout.
-                part = self.poll()
-                if part is not None:
-                    return part
-                if deadline is None:
-                    hub._cond.wait()
-                    continue
-                remaining = deadline - hub.clock()
-                if remaining <= 0:
-                    return None
-                hub._cond.wait(remaining)
-
-    def poll(self) -> Part | None:
-        """The newest part if it is newer than the last one taken, without blocking."""
-        if self._closed or self._hub._closed:
-            raise HubClosed(self._hub.name)
-        part = self._hub._latest  # one attribute read: atomic, no lock needed
-        if part is None or part.version <= self._version:
-            return None
-        if self._rate is not None and not self._rate.take(part.frame.timestamp):
-            # Passed over for good: taken later it would be late.
-            self.frames_skipped += part.version - self._version
-            self._version = part.version
-            return None
-        return self._take(part)
-
-    def _take(self, part: Part) -> Part:
-        self.frames_skipped += part.version - self._version - 1
-        self.frames_sent += 1
-        self._version = part.version
-        return part
-
-    def heartbeat(self, layout: Layout = Layout.STANDARD) -> bytes | None:
-        """Bytes to re-send when the camera has been silent: see :meth:`CaptureHub.heartbeat`."""
-        return self._hub.heartbeat(layout)
-
-    def close(self) -> None:
-        """Leave the hub. Idempotent."""
-        if not self._closed:
-            self._closed = True
-            self._hub._unsubscribe(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class CaptureHub:

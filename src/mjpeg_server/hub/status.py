@@ -1,17 +1,18 @@
 """What a capture hub says about its camera: its state, the record ``/status``
 shows, and a failure put into words.
 
-Apart from the hub (``hub.py``), which fills them in and re-exports them, so
-that what is reported can be read without the threading that produces it.
+Apart from the capture thread (``capture.py``), which fills them in, so that
+what is reported can be read without the threading that produces it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["HubState", "HubStatus", "describe_error"]
+__all__ = ["HubState", "HubStatus", "describe_error", "measured_fps"]
 
 
 class HubState(StrEnum):
@@ -92,3 +93,19 @@ def describe_error(error: BaseException) -> str:
             text += f"; caused by {type(cause).__name__}: {cause}"
         cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
     return text
+
+
+def measured_fps(frame_times: Sequence[float], now: float) -> float:
+    """Frames per second over the last frames' times (oldest first), seen at ``now``.
+
+    Zero with fewer than two frames, and for a camera that stopped delivering:
+    nothing for over a second, or for over two of its own frame intervals if it
+    is slower than that, whatever rate its last frames had.
+    """
+    if len(frame_times) < 2:
+        return 0.0
+    span = frame_times[-1] - frame_times[0]
+    intervals = len(frame_times) - 1
+    if span <= 0 or now - frame_times[-1] > max(1.0, 2 * span / intervals):
+        return 0.0
+    return intervals / span
