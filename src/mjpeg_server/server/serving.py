@@ -29,10 +29,10 @@ logged.
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import signal
 import socket
-import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -136,19 +136,33 @@ def _raise_file_limit() -> int:
 
 
 def _wait_for_stop_signal() -> int:
-    """Block the main thread until a stop signal; returns its number."""
-    received: list[int] = []
-    stop = threading.Event()
+    """Block the main thread until a stop signal; returns its number.
+
+    The kernel hands a process's signal to any one of its threads, and Python
+    runs a handler only when the main thread runs bytecode: a main thread asleep
+    in a lock wait missed a SIGTERM that landed on the event loop's thread, and
+    the server ran on. So the main thread sleeps in a read of the signal wake-up
+    pipe, which the C-level handler writes the signal's number to in whichever
+    thread took it.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
+        pass  # the number arrives through the wake-up pipe
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handler)
-    while not stop.wait(3600):
-        pass
-    return received[0]
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # set_wakeup_fd requires it
+    previous = signal.set_wakeup_fd(write_end)
+    try:
+        while True:
+            for number in os.read(read_end, 64):
+                if number in STOP_SIGNALS:
+                    return number
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
 
 
 def _serve_front_door(
@@ -177,6 +191,7 @@ def _serve_front_door(
         send_timeout=settings.send_timeout,
         tls=tls,
         max_connections=_raise_file_limit() - RESERVED_FDS,
+        refusals=state.refusals,
     )
     front.start()
     try:
