@@ -39,8 +39,11 @@ class ServerProcess:
         startup_timeout: float = 30.0,
         host: str = "127.0.0.1",
         verify: str | bool = True,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.args = ["--host", host, "--port", "0", *args]
+        #: A command the server runs under (say, ``prlimit --nofile=N:N``).
+        self.wrapper = list(wrapper)
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.startup_timeout = startup_timeout
         #: What requests checks TLS against: a CA file for a server on a test certificate.
@@ -55,7 +58,7 @@ class ServerProcess:
 
     def start(self) -> Self:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "mjpeg_server", *self.args],
+            [*self.wrapper, sys.executable, "-m", "mjpeg_server", *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

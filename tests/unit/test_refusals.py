@@ -4,14 +4,18 @@ line per interval with a count, never one WARNING per refused request."""
 from __future__ import annotations
 
 import logging
+import re
+import shutil
+import socket
 from collections.abc import Callable
 
 import pytest
 import requests
 
+from mjpeg_server.server.front_door import RESERVED_FDS
 from mjpeg_server.server.refusals import RefusalLog
 from support.server import ServerProcess
-from support.waiting import LIVENESS
+from support.waiting import LIVENESS, wait_until
 
 log = logging.getLogger("test.refusals")
 
@@ -114,3 +118,58 @@ def test_one_more_is_one_stream(lines: Callable[[], list[str]]) -> None:
     harness.refusals.refused("stream", "full")
     harness.refusals.flush()
     assert lines()[1] == "refused 1 more stream in the last 0 s: full"
+
+
+def closed(socks: list[socket.socket]) -> int:
+    """How many of ``socks`` the server has closed (read without blocking)."""
+    count = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            count += sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            pass  # open, nothing to read
+        except ConnectionResetError:  # closed with our bytes unread
+            count += 1
+    return count
+
+
+def test_the_front_door_summarises_connections_over_its_limit() -> None:
+    """With 40 connections' worth of descriptors (the file limit less the front
+    door's reserve), 20 more half-sent requests are refused: one line at once,
+    the count when the server stops."""
+    allowed = 40
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("needs prlimit (util-linux) to start the server with a low file limit")
+    limit = RESERVED_FDS + allowed
+    wrapper = [prlimit, f"--nofile={limit}:{limit}", "--"]
+    # A long header timeout: only refusals close connections during the test.
+    server = ServerProcess(
+        "--camera", "emulated?fps=10", "--header-timeout", "300", wrapper=wrapper
+    )
+    held: list[socket.socket] = []
+    with server:
+        port = int(server.base_url.rpartition(":")[2])
+        start = len(server.lines)
+        try:
+            for _ in range(allowed + 20):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=LIVENESS)
+                sock.sendall(b"GET / HTTP/1.1\\r\\n")  # and nothing more: held open
+                held.append(sock)
+            # The front door closes each connection it refuses at once (the others wait
+            # for the rest of their request): wait until the 20 or so have seen it.
+            wait_until(lambda: closed(held) >= 19, LIVENESS, message="nothing was refused")
+            server.stop()
+        finally:
+            for sock in held:
+                sock.close()
+    refusals = [line for line in server.lines[start:] if "refused" in line]
+    assert len(refusals) == 2, refusals
+    assert refusals[0].endswith(
+        f"refused a connection: {allowed} connections open (more within 10 s are counted)"
+    )
+    # 20 or so: a connection of the server's start-up check may still hold a place.
+    assert re.search(
+        r"refused \d+ more connections in the last \d+ s: 40 connections open$", refusals[1]
+    )

@@ -68,6 +68,7 @@ import h11
 from .bodies import FanoutBody
 from .fanout import SERVER_STOPPED, FanOut
 from .loop import EventLoop, Timer, retry_errors
+from .refusals import RefusalLog
 from .state import FrontDoorStats
 from .wsgi_bridge import (
     AppPool,
@@ -174,6 +175,7 @@ class FrontDoor:
         send_timeout: float = 10.0,
         tls: ssl.SSLContext | None = None,
         max_connections: int = 1024,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self._app = app
         self._listener = listener
@@ -184,6 +186,8 @@ class FrontDoor:
         self.send_timeout = send_timeout
         self._tls = tls
         self._max_connections = max_connections
+        # Refused connections and requests, summarised (one line per kind and interval).
+        self._refusals = refusals or RefusalLog(log)
         self._connections: dict[int, _Connection] = {}
         self._pool = AppPool(POOL_THREADS, "http")
         self._queued = 0
@@ -227,7 +231,7 @@ class FrontDoor:
                 if error.errno in _NO_FDS:
                     # Out of descriptors: leave the queue to the kernel for a moment
                     # instead of spinning on a listener that stays readable.
-                    log.warning("cannot accept connections: %s", error.strerror)
+                    self._refusals.refused("connection", f"cannot accept: {error.strerror}")
                     self._loop.unregister(self._listener.fileno())
                     self._loop.call_later(0.1, self._listen)
                     return
@@ -236,6 +240,7 @@ class FrontDoor:
             if len(self._connections) + self._fanout.clients >= self._max_connections:
                 self.stats.refused += 1
                 sock.close()
+                self._refusals.refused("connection", f"{self._max_connections} connections open")
                 continue
             self._admit(sock, peer)
 
@@ -395,6 +400,7 @@ class FrontDoor:
                 self._queued += 1
         if busy:
             self.stats.overloaded += 1
+            self._refusals.refused("request", "every app thread busy (503)")
             self._respond_error(conn, 503, "Service Unavailable", "server busy; try again")
             return
         self.stats.requests += 1
