@@ -25,6 +25,7 @@ from mjpeg_server.cameras import create_camera
 from mjpeg_server.cameras.picamera2 import Picamera2Camera
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
 from support import sil
+from support.cameras import OpenCameras
 from support.server import ServerProcess
 from support.waiting import wait_until
 
@@ -50,20 +51,15 @@ def run_child(script: str, env: dict[str, str] | None = None) -> dict[str, objec
 
 
 @pytest.fixture
-def opened() -> Iterator[list[Picamera2Camera]]:
+def opened() -> Iterator[OpenCameras]:
     """Cameras a test opens, closed at its end."""
-    cameras: list[Picamera2Camera] = []
+    cameras = OpenCameras()
     yield cameras
-    for camera in cameras:
-        camera.close()
+    cameras.close_all()
 
 
-def open_camera(spec: str, opened: list[Picamera2Camera]) -> Picamera2Camera:
-    camera = create_camera(spec)
-    assert isinstance(camera, Picamera2Camera)
-    camera.open()
-    opened.append(camera)
-    return camera
+def open_camera(spec: str, opened: OpenCameras) -> Picamera2Camera:
+    return opened.open(spec, Picamera2Camera)
 
 
 def read(camera: Picamera2Camera, count: int) -> list[object]:
@@ -159,7 +155,7 @@ def test_picamera2_leaves_two_selectors_per_open_until_collected() -> None:
     assert result["collected"] < epolls[0], result
 
 
-def test_auto_takes_jpeg_without_a_hardware_codec(opened: list[Picamera2Camera]) -> None:
+def test_auto_takes_jpeg_without_a_hardware_codec(opened: OpenCameras) -> None:
     """picamera2 calls this x86 box VC4 (it finds no Pi 5 ISP), and its MJPEGEncoder
     would open /dev/video11, which is not there: auto must not choose it."""
     camera = open_camera("picamera2?size=640x480", opened)
@@ -168,14 +164,14 @@ def test_auto_takes_jpeg_without_a_hardware_codec(opened: list[Picamera2Camera])
     assert all(is_complete_jpeg(frame.jpeg) for frame in frames)  # type: ignore[attr-defined]
 
 
-def test_encoder_mjpeg_without_the_codec_says_so(opened: list[Picamera2Camera]) -> None:
+def test_encoder_mjpeg_without_the_codec_says_so(opened: OpenCameras) -> None:
     camera = create_camera("picamera2?size=640x480&encoder=mjpeg")
     with pytest.raises(Exception, match=r"needs the hardware JPEG encoder /dev/video11"):
         camera.open()
 
 
 def test_fps_above_the_modes_limit_is_read_back_and_numbered_at_the_real_rate(
-    opened: list[Picamera2Camera],
+    opened: OpenCameras,
 ) -> None:
     camera = open_camera("picamera2?size=640x480&fps=60&encoder=jpeg", opened)
     assert camera.fps == 60
@@ -194,7 +190,7 @@ def test_fps_above_the_modes_limit_is_read_back_and_numbered_at_the_real_rate(
     ],
 )
 def test_the_size_is_reported_as_delivered(
-    asked: str, delivered: tuple[int, int], opened: list[Picamera2Camera]
+    asked: str, delivered: tuple[int, int], opened: OpenCameras
 ) -> None:
     camera = open_camera(f"picamera2?size={asked}&encoder=jpeg", opened)
     assert camera.size_actual == delivered
@@ -210,7 +206,7 @@ def luminance_dc_quantiser(jpeg: bytes) -> int:
 
 
 @pytest.mark.parametrize("quality", [30, 85])
-def test_quality_is_the_jpeg_quality(quality: int, opened: list[Picamera2Camera]) -> None:
+def test_quality_is_the_jpeg_quality(quality: int, opened: OpenCameras) -> None:
     """JpegEncoder's quality is libjpeg's: its tables are the standard ones scaled by
     5000/q below 50 and 200-2q above."""
     camera = open_camera(f"picamera2?size=640x480&encoder=jpeg&quality={quality}", opened)

@@ -14,6 +14,7 @@ import requests
 from mjpeg_server.cameras import CameraError, CameraFailed, SpecError, create_camera
 from mjpeg_server.cameras.opencv import OpenCVCamera, as_jpeg
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
+from support.cameras import OpenCameras
 from support.server import ServerProcess
 from support.waiting import wait_until
 
@@ -41,19 +42,14 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def open_camera() -> Iterator[list[OpenCVCamera]]:
-    cameras: list[OpenCVCamera] = []
+def open_camera() -> Iterator[OpenCameras]:
+    cameras = OpenCameras()
     yield cameras
-    for camera in cameras:
-        camera.close()
+    cameras.close_all()
 
 
-def opened(spec: str, cameras: list[OpenCVCamera]) -> OpenCVCamera:
-    camera = create_camera(spec)
-    assert isinstance(camera, OpenCVCamera)
-    cameras.append(camera)
-    camera.open()
-    return camera
+def opened(spec: str, cameras: OpenCameras) -> OpenCVCamera:
+    return cameras.open(spec, OpenCVCamera)
 
 
 def read_to_the_end(camera: OpenCVCamera) -> list[Any]:
@@ -72,7 +68,7 @@ def read_to_the_end(camera: OpenCVCamera) -> list[Any]:
 
 
 def test_a_file_plays_every_frame_then_fails_at_its_end(
-    video: Path, open_camera: list[OpenCVCamera]
+    video: Path, open_camera: OpenCameras
 ) -> None:
     camera = opened(f"opencv:{video}?fps=100", open_camera)
     frames = read_to_the_end(camera)
@@ -87,14 +83,14 @@ def test_a_file_plays_every_frame_then_fails_at_its_end(
         camera.read(0.1)
 
 
-def test_the_size_option_scales_file_frames(video: Path, open_camera: list[OpenCVCamera]) -> None:
+def test_the_size_option_scales_file_frames(video: Path, open_camera: OpenCameras) -> None:
     camera = opened(f"opencv:{video}?size=160x120&fps=100&quality=50", open_camera)
     frame = wait_until(lambda: camera.read(1), 30, interval=0)
     assert jpeg_size(frame.jpeg) == (160, 120)
 
 
 def test_a_file_is_paced_at_fps_and_read_waits_no_longer_than_its_timeout(
-    video: Path, open_camera: list[OpenCVCamera]
+    video: Path, open_camera: OpenCameras
 ) -> None:
     camera = opened(f"opencv:{video}?fps=0.5", open_camera)
     first = wait_until(lambda: camera.read(1), 30, interval=0)
@@ -103,9 +99,7 @@ def test_a_file_is_paced_at_fps_and_read_waits_no_longer_than_its_timeout(
     assert camera.read(0.05) is None
 
 
-def test_close_then_reopen_starts_the_file_again(
-    video: Path, open_camera: list[OpenCVCamera]
-) -> None:
+def test_close_then_reopen_starts_the_file_again(video: Path, open_camera: OpenCameras) -> None:
     camera = opened(f"opencv:{video}?fps=100", open_camera)
     first = [wait_until(lambda: camera.read(1), 30, interval=0) for _ in range(3)]
     camera.close()
@@ -131,7 +125,7 @@ def test_raw_mjpeg_from_a_device_is_passed_through_untouched(video: Path) -> Non
     assert jpeg_size(encoded) == (64, 48)
 
 
-def test_a_missing_device_is_not_found(open_camera: list[OpenCVCamera]) -> None:
+def test_a_missing_device_is_not_found(open_camera: OpenCameras) -> None:
     unused = next(n for n in itertools.count(40) if not Path(f"/dev/video{n}").exists())
     camera = create_camera(f"opencv:{unused}")
     with pytest.raises(CameraError, match=rf"/dev/video{unused}"):
