@@ -10,7 +10,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from mjpeg_server.client.stream import iter_frames
+from support.fixtures import FRAMES
 from support.server import ServerProcess
+from support.upstreams import Upstream, parts
 from support.waiting import LIVENESS, wait_until
 
 TOKEN = "metrics-token-0123456789"
@@ -71,6 +73,7 @@ def test_per_camera_and_server_metrics() -> None:
         assert during[("mjpeg_server_fps_configured", front)] == 20
         assert during[("mjpeg_server_fps", front)] > 0
         assert during[("mjpeg_server_frames_captured_total", camera("back"))] == 0
+        assert during[("mjpeg_server_frames_rejected_total", front)] == 0
         # The scrape agrees with /status: one source for both.
         status = server.camera_status("front")
         after = scrape(server)
@@ -110,3 +113,20 @@ def test_prometheus_client_is_imported_on_the_first_scrape_only() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_frames_that_are_not_jpegs_are_counted() -> None:
+    """A relayed upstream that sends an error page as a part: counted, never served."""
+    page = b"<html><body>Internal error</body></html>"
+    upstream_parts = parts([FRAMES[0], page, FRAMES[1]], repeat=200, period=0.02, then_close=False)
+    with (
+        Upstream(upstream_parts) as upstream,
+        ServerProcess("--camera", upstream.url(), "--idle-timeout", "never") as server,
+    ):
+        stream = iter_frames(server.url("/stream.mjpg"), timeout=LIVENESS)
+        frames = list(itertools.islice(stream, 4))
+        stream.close()
+        wait_until(lambda: server.camera_status()["frames_rejected"] >= 2, LIVENESS)
+        rejected = server.camera_status()["frames_rejected"]
+        assert scrape(server)[("mjpeg_server_frames_rejected_total", camera("default"))] >= rejected
+    assert all(frame.jpeg in FRAMES for frame in frames)

@@ -85,6 +85,7 @@ class _Collector:
             "frames_sent": "Frames written to viewers; each viewer counts.",
             "frames_skipped": "Frames viewers skipped: slow, or capped by ?fps=.",
             "frames_unchanged": "Identical frames not sent (--drop-same-frames).",
+            "frames_rejected": "Frames the camera delivered that were not JPEGs: never served.",
             "opens": "Times the camera was opened.",
             "closes": "Times the camera was closed.",
             "failures": "Times the camera failed and was reopened.",
