@@ -182,6 +182,16 @@ def test_snapshot_of_a_camera_that_never_delivers_gives_none() -> None:
         assert hub.snapshot(0.3) is None
 
 
+def test_snapshot_of_a_failed_camera_is_not_its_last_frame() -> None:
+    """A camera that failed keeps its newest part for the heartbeat; a snapshot asks
+    for a fresh frame, and a frame from before the failure is not one."""
+    settings = HubSettings(backoff_initial=LIVENESS, backoff_max=LIVENESS)
+    with make_hub(emulated(fps=50, fail_after=3), settings) as hub, hub.subscribe():
+        wait_until(lambda: hub.state is HubState.ERROR, LIVENESS)
+        assert hub.latest() is not None  # kept: heartbeats repeat it
+        assert hub.snapshot(0.3) is None
+
+
 # -- one capture thread, thread safety -------------------------------------------
 
 

@@ -153,19 +153,22 @@ class CaptureHub:
 
     # -- subscribers -------------------------------------------------------
 
-    def subscribe(self, *, counted: bool = True, max_fps: float | None = None) -> Subscription:
+    def subscribe(
+        self, *, counted: bool = True, max_fps: float | None = None, newest: bool = True
+    ) -> Subscription:
         """Start receiving parts; starts the camera if it is idle.
 
-        The newest part, if any, is available at once to the new subscriber.
+        The newest part, if any, is available at once to the new subscriber;
+        with ``newest=False`` only parts published after this call are.
         ``max_fps`` caps its rate, skipping parts evenly (pacing.RateCap).
         """
         with self._lock:
             if self._closed:
                 raise HubClosed(self.name)
-            newest = self._latest
+            latest = self._latest
             subscription = Subscription(
                 self,
-                newest.version - 1 if newest else self._version,
+                latest.version - 1 if latest and newest else self._version,
                 counted=counted,
                 rate=None if max_fps is None else RateCap(max_fps, self.camera.fps),
             )
@@ -225,7 +228,9 @@ class CaptureHub:
         part = self._latest
         if part is not None and self._state is HubState.STREAMING:
             return part
-        with self.subscribe(counted=False) as subscription:
+        # Not streaming: a part kept from before a failure (for the heartbeat) is
+        # not fresh, so wait for the next one.
+        with self.subscribe(counted=False, newest=False) as subscription:
             return subscription.next_part(timeout)
 
     # -- capture thread ----------------------------------------------------
