@@ -188,3 +188,16 @@ def test_lock_makes_the_camera_exclusive(tmp_path: Path) -> None:
         assert other.opens == 0
     with other:  # released by close()
         assert other.read(1) is not None
+
+
+@pytest.mark.parametrize("spec", ["opencv:²", "picamera2:²", "picamera2:1²"])
+def test_a_superscript_digit_is_not_a_device_number(spec: str) -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` raises: a spec must say so in one line."""
+    with pytest.raises(SpecError):
+        create_camera(spec)
+
+
+def test_natural_order_survives_digits_that_are_not_decimal(tmp_path: Path) -> None:
+    for name in ("10.jpg", "2.jpg", "1²0.jpg"):
+        (tmp_path / name).write_bytes(FRAMES[0])
+    assert len(load_frames(tmp_path)) == 3

@@ -81,7 +81,7 @@ def load_frames(folder: Path) -> list[bytes]:
         raise CameraNotFound(f"emulated camera: no such folder {str(folder)!r}")
 
     def natural(path: Path) -> list[int | str]:
-        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+        return [int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", path.name)]
 
     try:
         names = [p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg")]

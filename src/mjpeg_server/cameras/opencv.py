@@ -112,7 +112,7 @@ class OpenCVCamera(SoftwarePicture):
             raise SpecError(f"camera {spec}: option quality must be 1-100")
         if not spec.target:
             raise SpecError(f"camera {spec}: say what to open: opencv:0, opencv:FILE or opencv:URL")
-        target: int | str = int(spec.target) if spec.target.isdigit() else spec.target
+        target: int | str = int(spec.target) if spec.target.isdecimal() else spec.target
         if isinstance(target, str) and "://" not in target and not Path(target).is_file():
             raise SpecError(f"camera {spec}: no such video file {target!r}")
         return cls(target, fps=fps, size=size, quality=quality, picture=picture)

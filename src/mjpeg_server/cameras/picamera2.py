@@ -396,7 +396,7 @@ class Picamera2Camera(Camera):
     @staticmethod
     def camera_number(spec: CameraSpec) -> int | None:
         target = spec.target or "0"
-        return int(target) if target.isdigit() else None
+        return int(target) if target.isdecimal() else None
 
     @classmethod
     def device_of(cls, spec: CameraSpec) -> str | None:
