@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from support.cameras import OpenCameras
 
 # "ci": derandomized, so a run is reproducible on a clean clone; no per-example
 # deadline, because a loaded 2-core runner makes any deadline flaky.
@@ -22,3 +26,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def opened() -> Iterator[OpenCameras]:
+    """Cameras a test opens (``opened.open(spec, Kind)``), closed at its end."""
+    cameras = OpenCameras()
+    yield cameras
+    cameras.close_all()

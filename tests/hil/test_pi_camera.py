@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import pytest
-from hil_tools import HARDWARE_ENCODER, HilCamera, with_option
+import requests
+from hil_tools import EXPOSURE_GAIN, HARDWARE_ENCODER, HilCamera, with_option
+from PIL import Image
 
 from mjpeg_server.cameras import CameraSpec
 from mjpeg_server.cameras.picamera2 import hardware_mjpeg_encoder
@@ -57,3 +60,37 @@ def test_hardware_mjpeg_encoder(pi_camera: HilCamera, report: Callable[..., None
     report(camera=description)
     assert description.endswith(", mjpeg encoder)"), description
     assert all(is_complete_jpeg(frame.jpeg) for frame in frames)
+
+
+def test_exposure_and_gain_apply_live(pi_camera: HilCamera, report: Callable[..., None]) -> None:
+    """The camera's own ExposureTime and AnalogueGain, as libcamera advertises them, set
+    while a viewer watches: listed with their limits, applied without a reopen, and an
+    exposure an eighth as long darkens the picture."""
+    pi_camera.require(EXPOSURE_GAIN)
+    with pi_camera.server("--idle-timeout", "5") as server:
+        stream = iter_frames(server.url("/stream.mjpg"), timeout=30)
+        try:
+            next(stream)
+            listing = requests.get(server.url("/controls"), timeout=30).json()["controls"]
+            exposure, gain = listing["ExposureTime"], listing["AnalogueGain"]
+            assert exposure["source"] == gain["source"] == "libcamera"
+            long_us = min(20_000, int(exposure["maximum"]))
+            levels = {}
+            for name, exposure_us in (("long", long_us), ("short", long_us // 8)):
+                body = {"ExposureTime": exposure_us, "AnalogueGain": gain["minimum"]}
+                answer = requests.post(server.url("/controls"), json=body, timeout=30)
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["reopened"] is False
+                # Controls take a few frames to reach the sensor: the level settles.
+                frames = [next(stream) for _ in range(15)]
+                levels[name] = luma(frames[-1].jpeg)
+            assert server.camera_status()["opens"] == 1
+        finally:
+            stream.close()
+    report(exposure=exposure, gain=gain, levels=levels)
+    assert levels["short"] < 0.6 * levels["long"], levels
+
+
+def luma(jpeg: bytes) -> float:
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return float(sum(image.convert("L").getdata())) / (image.width * image.height)

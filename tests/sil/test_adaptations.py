@@ -140,3 +140,53 @@ def test_pacing_is_still_needed() -> None:
     )
     # 30 frames at the asked 10 fps would take 3 s; the unpaced camera takes far less.
     still_needed("pacing", result, "faster than asked: True")
+
+
+def test_sensor_flips_are_still_needed() -> None:
+    result = run_without(
+        "sensor-flips",
+        """
+        import time
+        import libcamera, numpy
+        from picamera2 import MappedArray, Picamera2
+        from picamera2.encoders import JpegEncoder
+        from picamera2.outputs import Output
+
+        class Drop(Output):
+            def outputframe(self, *args, **kwargs):
+                pass
+
+        camera = Picamera2(0)
+        first = {}
+        for name, transform in (
+            ("upright", libcamera.Transform()),
+            ("hflip", libcamera.Transform(hflip=1)),
+            ("transpose", libcamera.Transform(transpose=1)),
+        ):
+            got = []
+
+            def keep(request):
+                with MappedArray(request, "main") as mapped:
+                    if not got:
+                        got.append(mapped.array.copy())
+
+            camera.pre_callback = keep
+            size = {"size": (640, 480)}
+            camera.configure(camera.create_video_configuration(main=size, transform=transform))
+            print(name, "comes back as", camera.camera_configuration()["transform"])
+            camera.start_recording(JpegEncoder(), Drop())
+            deadline = time.monotonic() + 30
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.01)
+            camera.stop_recording()
+            first[name] = got[0]
+        camera.close()
+        print("hflip changed the picture:", not numpy.array_equal(first["upright"], first["hflip"]))
+        """,
+    )
+    # Accepted although no sensor can transpose, and the flip is reported but not done.
+    still_needed(
+        "sensor-flips", result, "transpose comes back as <libcamera.Transform 'transpose'>"
+    )
+    still_needed("sensor-flips", result, "hflip comes back as <libcamera.Transform 'hflip'>")
+    still_needed("sensor-flips", result, "hflip changed the picture: False")

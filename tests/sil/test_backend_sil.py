@@ -24,7 +24,7 @@ import requests
 from mjpeg_server.cameras import create_camera
 from mjpeg_server.cameras.picamera2 import Picamera2Camera
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
-from support import sil
+from support import pictures, sil
 from support.cameras import OpenCameras
 from support.server import ServerProcess
 from support.waiting import wait_until
@@ -199,12 +199,6 @@ def test_the_size_is_reported_as_delivered(
     assert jpeg_size(frame.jpeg) == delivered  # type: ignore[attr-defined]
 
 
-def luminance_dc_quantiser(jpeg: bytes) -> int:
-    """The first entry of the JPEG's first quantisation table (DQT)."""
-    at = jpeg.index(b"\xff\xdb")
-    return jpeg[at + 5]
-
-
 @pytest.mark.parametrize("quality", [30, 85])
 def test_quality_is_the_jpeg_quality(quality: int, opened: OpenCameras) -> None:
     """JpegEncoder's quality is libjpeg's: its tables are the standard ones scaled by
@@ -212,7 +206,7 @@ def test_quality_is_the_jpeg_quality(quality: int, opened: OpenCameras) -> None:
     camera = open_camera(f"picamera2?size=640x480&encoder=jpeg&quality={quality}", opened)
     (frame,) = read(camera, 1)
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    assert luminance_dc_quantiser(frame.jpeg) == (16 * scale + 50) // 100  # type: ignore[attr-defined]
+    assert pictures.luminance_dc_quantiser(frame.jpeg) == (16 * scale + 50) // 100  # type: ignore[attr-defined]
 
 
 FORKED_RATE = """

@@ -1,4 +1,5 @@
-"""The picamera2 fake (tests/fakes/picamera2) against the real picamera2's source.
+"""The picamera2 fake (tests/fakes/picamera2) against the real picamera2's source,
+and the libcamera types it hands out (tests/fakes/libcamera) against the real bindings.
 
 Every public class, method, property and enum member the fake defines must
 exist in the real library with the same parameters (names, order, kinds,
@@ -12,6 +13,9 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import importlib.util
+import itertools
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,7 @@ MODULES = {
     ],
     "outputs.py": ["outputs/output.py", "outputs/fileoutput.py"],
     "platform.py": ["platform.py"],
+    "request.py": ["request.py"],
 }
 #: Fake names for real classes whose real name the fake cannot use (picamera2 binds
 #: one of the two MJPEG encoders to ``MJPEGEncoder`` at import).
@@ -170,4 +175,74 @@ def test_the_fake_says_what_is_fake_only() -> None:
     fake = definitions(*(FAKE / name for name in MODULES))
     assert {"Encoder.encode_frame", "Encoder.jpeg_quality", "Picamera2.frame_rate"} <= (
         fake.fake_only
+    )
+
+
+# -- the libcamera types (a C extension: compared by behaviour, on the SIL stack) ----------
+
+
+@pytest.fixture(scope="module")
+def libcameras(picamera2: types.ModuleType) -> tuple[types.ModuleType, types.ModuleType]:
+    """(the fake libcamera module, loaded under another name; the real bindings)."""
+    import libcamera  # noqa: PLC0415 - the real bindings, on this stack
+
+    path = FAKE.parent / "libcamera" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("fake_libcamera", path)
+    assert spec is not None
+    assert spec.loader is not None
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
+    return fake, libcamera
+
+
+def test_the_fake_transform_is_libcameras(
+    libcameras: tuple[types.ModuleType, types.ModuleType],
+) -> None:
+    fake, real = libcameras
+    for rotation, hflip, vflip, transpose in itertools.product(
+        (0, 90, 180, 270), (False, True), (False, True), (False, True)
+    ):
+        ours = fake.Transform(rotation=rotation, hflip=hflip, vflip=vflip, transpose=transpose)
+        theirs = real.Transform(rotation=rotation, hflip=hflip, vflip=vflip, transpose=transpose)
+        assert str(ours) == str(theirs)
+        assert (ours.hflip, ours.vflip, ours.transpose) == (
+            theirs.hflip,
+            theirs.vflip,
+            theirs.transpose,
+        )
+        assert str(fake.Transform(ours)) == str(real.Transform(theirs))  # copies
+    ours, theirs = fake.Transform(), real.Transform()
+    ours.vflip = theirs.vflip = True
+    assert str(ours) == str(theirs)
+    assert ours == fake.Transform(vflip=True)
+    assert theirs == real.Transform(vflip=True)  # as picamera2 makes it compare
+    with pytest.raises(ValueError, match="Invalid rotation"):
+        fake.Transform(rotation=45)
+    with pytest.raises(ValueError, match="Invalid rotation"):
+        real.Transform(rotation=45)
+
+
+def test_the_fake_control_types_are_libcameras(
+    libcameras: tuple[types.ModuleType, types.ModuleType], picamera2: types.ModuleType
+) -> None:
+    fake, real = libcameras
+    assert {m.name: m.value for m in fake.ControlType} == {
+        name: int(member) for name, member in real.ControlType.__members__.items()
+    }
+    camera = picamera2.Picamera2(0)
+    try:
+        control_id, info = camera.camera_ctrl_info["FrameDurationLimits"]
+    finally:
+        camera.close()
+    for name in ("name", "type", "isArray", "size", "vendor", "enumerators"):
+        assert hasattr(control_id, name), f"ControlId.{name}"
+        assert hasattr(fake.ControlId, name), f"fake ControlId.{name}"
+    for name in ("min", "max", "default", "values"):
+        assert hasattr(info, name), f"ControlInfo.{name}"
+        assert hasattr(fake.ControlInfo, name), f"fake ControlInfo.{name}"
+    ours = fake.ControlId("FrameDurationLimits", fake.ControlType.Integer64, size=2)
+    assert (ours.type.name, ours.isArray, ours.size) == (
+        control_id.type.name,
+        control_id.isArray,
+        control_id.size,
     )

@@ -1,19 +1,18 @@
 """Cameras a test opens through the registry, each closed when the test ends.
 
-@pytest.fixture
-def cameras() -> Iterator[OpenCameras]:
-    cameras = OpenCameras()
-    yield cameras
-    cameras.close_all()
+The ``opened`` fixture (tests/conftest.py) gives every suite one:
 
-camera = cameras.open("opencv:clip.avi?fps=100", OpenCVCamera)
+camera = opened.open("opencv:clip.avi?fps=100", OpenCVCamera)
+frames = read_frames(camera, 3)
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from mjpeg_server.cameras import Camera, create_camera
+from mjpeg_server.cameras import Camera, Frame, create_camera
+
+from .waiting import LIVENESS, wait_until
 
 C = TypeVar("C", bound=Camera)
 
@@ -34,3 +33,8 @@ class OpenCameras:
     def close_all(self) -> None:
         for camera in self._cameras:
             camera.close()
+
+
+def read_frames(camera: Camera, count: int) -> list[Frame]:
+    """``count`` frames from an open camera, each waited for up to LIVENESS seconds."""
+    return [wait_until(lambda: camera.read(0.5), LIVENESS, interval=0) for _ in range(count)]

@@ -25,6 +25,12 @@ adaptation                  stands in for
                             request as soon as it is queued (1000+ fps) and
                             stamps it then; requests now wait for their slot on
                             the frame-duration grid, and the slot is the stamp
+``sensor-flips``            a sensor's flips: the virtual camera accepts any
+                            orientation, a transpose included, says it applied
+                            it and delivers the picture unchanged; now the
+                            buffers are flipped as a sensor reads out, and a
+                            transpose, which no sensor does, is refused as
+                            libcamera refuses it on a Pi
 ==========================  =====================================================
 
 How they get into every process of the tier (the test process, the server
@@ -63,6 +69,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .sil_sensor import sensor_flips
+
 __all__ = [
     "ADAPTATIONS",
     "FAIL_AFTER_VARIABLE",
@@ -72,6 +80,7 @@ __all__ = [
     "WITHOUT_VARIABLE",
     "Adaptation",
     "Stack",
+    "frames_dir",
     "install",
     "stack",
 ]
@@ -124,6 +133,13 @@ class Stack:
         """What was built (the recorded ``sil.env``): tag, Python, build seconds."""
         assert self.prefix is not None
         return _read_env_file(self.prefix / "sil.env")
+
+
+def frames_dir() -> Path:
+    """The pictures the virtual camera plays (ci/build-libcamera.sh installs them), in a
+    process that runs on the stack (its ``LD_LIBRARY_PATH`` starts with ``PREFIX/lib``)."""
+    library = Path(os.environ["LD_LIBRARY_PATH"].split(os.pathsep)[0])
+    return library.parent / "share" / "mjpeg-server-sil" / "frames"
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -533,6 +549,15 @@ ADAPTATIONS: dict[str, Adaptation] = {
             "(asked, clamped to the advertised limits); the slot is the frame's timestamp",
             after_import="libcamera",
             apply=_pacing,
+        ),
+        Adaptation(
+            "sensor-flips",
+            lacks="a sensor's flips: the virtual camera accepts any orientation (a transpose "
+            "too), reports it applied and delivers the picture unchanged",
+            does="a transposing orientation is refused as on a Pi (the picture as mounted, "
+            "Adjusted); the flips are done to each completed NV12 buffer",
+            after_import="libcamera",
+            apply=sensor_flips,
         ),
     )
 }

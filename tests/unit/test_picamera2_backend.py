@@ -33,15 +33,12 @@ from mjpeg_server.cameras.picamera2 import (
 )
 from mjpeg_server.config import ConfigError, Settings, parse_camera_arg
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_size
+from support.fake_picamera2 import child_env, fresh_state, import_fake, server_env
 from support.server import ServerProcess
 from support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKES = ROOT / "tests" / "fakes"
-if str(FAKES) not in sys.path:
-    sys.path.insert(0, str(FAKES))
-
-import picamera2  # noqa: E402 - the fake, importable only once FAKES is on sys.path
+picamera2 = import_fake()
 
 CHILD_HOLDS_CAMERA = """
 import sys, picamera2
@@ -61,12 +58,7 @@ sys.stdin.read()
 
 @pytest.fixture(autouse=True)
 def fake_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    assert Path(picamera2.__file__).is_relative_to(FAKES), "the fake must shadow picamera2"
-    folder = tmp_path / "fake-picamera2"
-    monkeypatch.setenv("FAKE_PICAMERA2_DIR", str(folder))
-    for knob in ("CAMERAS", "PLATFORM", "FAIL_AFTER", "STOP_HANG", "VERSION"):
-        monkeypatch.delenv(f"FAKE_PICAMERA2_{knob}", raising=False)
-    return folder
+    return fresh_state(tmp_path, monkeypatch)
 
 
 def create_camera(spec: str) -> Picamera2Camera:
@@ -80,10 +72,6 @@ def camera() -> Iterator[Picamera2Camera]:
     camera = create_camera("picamera2?size=640x360&fps=20")
     yield camera
     camera.close()
-
-
-def child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKES), *sys.path])}
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -626,13 +614,6 @@ def test_bad_specs_are_reported_before_touching_the_camera(spec: str, message: s
     with pytest.raises(SpecError, match=message):
         create_camera(spec)
     assert picamera2.fake_counts(0) == {"open": 0, "close": 0}
-
-
-def server_env(fake_state: Path) -> dict[str, str]:
-    return {
-        "PYTHONPATH": os.pathsep.join([str(FAKES), os.environ.get("PYTHONPATH", "")]),
-        "FAKE_PICAMERA2_DIR": str(fake_state),
-    }
 
 
 def test_the_server_streams_the_camera(fake_state: Path) -> None:

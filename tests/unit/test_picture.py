@@ -109,6 +109,37 @@ def test_every_orientation_has_one_name_in_each_library(orientation: Orientation
     assert np.array_equal(orientation.without_flips().apply_to_array(done), want)
 
 
+@pytest.mark.parametrize("orientation", ORIENTATIONS, ids=str)
+def test_libcamera_bits_inverse_and_what_is_left(orientation: Orientation) -> None:
+    pixels = quadrants(8, 6)
+    # tj_op names the element: Orientation(180, True, True) is Orientation() spelled otherwise.
+    assert Orientation.from_libcamera(*orientation.libcamera_transform()).tj_op == orientation.tj_op
+    undone = orientation.inverse().apply_to_array(orientation.apply_to_array(pixels))
+    assert np.array_equal(undone, pixels)
+    for done in ORIENTATIONS:
+        # What a camera did (done), then the rest in software: the whole.
+        rest = orientation.after(done)
+        whole = rest.apply_to_array(done.apply_to_array(pixels))
+        assert np.array_equal(whole, orientation.apply_to_array(pixels)), (done, rest)
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS, ids=str)
+def test_source_rect_is_where_a_drawing_must_go_to_come_out_there(
+    orientation: Orientation,
+) -> None:
+    width, height = 12, 7
+    for rect in [(0, 0, 1, 1), (2, 1, 5, 3), (0, 0, *orientation.turned_size(width, height))]:
+        x, y, w, h = orientation.source_rect(rect, width, height)
+        source = np.zeros((height, width), np.uint8)
+        source[y : y + h, x : x + w] = 1
+        turned = orientation.apply_to_array(source)
+        assert turned.shape[::-1] == orientation.turned_size(width, height)
+        ys, xs = np.nonzero(turned)
+        rx, ry, rw, rh = rect
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (rx, ry, rx + rw, ry + rh)
+        assert turned.sum() == rw * rh
+
+
 def test_exif_tags_follow_the_standard() -> None:
     # EXIF 6 = "rotate 90 CW to display", 8 = 270, 3 = 180, 2/4 mirrors, 5/7 transposes.
     assert Orientation(rotate=90).exif == 6
@@ -153,6 +184,16 @@ def test_partial_edge_blocks_are_trimmed(
     """A lossless turn cannot move a partial 16x16 block (4:2:0): it is trimmed."""
     jpeg = encode(np.full((size[1], size[0], 3), 128, np.uint8), subsampling=2, quality=50)
     assert jpeg_size(turbojpeg().transform(jpeg, op)) == result
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS, ids=str)
+def test_losslessly_kept_is_what_the_lossless_turn_keeps(orientation: Orientation) -> None:
+    width, height = 1000, 360  # both 8 more than a multiple of 16: partial blocks
+    jpeg = encode(np.full((height, width, 3), 128, np.uint8), subsampling=2, quality=50)
+    kept = orientation.losslessly_kept(width, height)
+    assert jpeg_size(turbojpeg().transform(jpeg, orientation.tj_op)) == (
+        orientation.turned_size(*kept)
+    )
 
 
 def test_a_corrupt_frame_is_dropped_not_fatal() -> None:

@@ -122,11 +122,16 @@ class Camera(abc.ABC):
             for key in set(old.options) | set(changed.options)
             if old.options.get(key) != changed.options.get(key)
         }
-        if not keys <= self.live_options:
+        if not all(self._is_live(key, new) for key in keys):
             return False
         self._adopt(new, keys)
         self.spec = new.spec
         return True
+
+    def _is_live(self, key: str, new: Camera) -> bool:
+        """Whether a change of option ``key`` to ``new``'s value applies while open
+        (backends whose live options depend on the camera or the value override)."""
+        return key in self.live_options
 
     def _adopt(self, new: Camera, changed: set[str]) -> None:
         """Apply ``new``'s values of the ``changed`` live options (backends override)."""

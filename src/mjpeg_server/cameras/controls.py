@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Control", "ControlType"]
+__all__ = ["Control", "ControlType", "quality_control"]
 
 ControlType = str  # "int" | "number" | "bool" | "enum" | "string" | "size"
 
@@ -43,3 +43,11 @@ class Control:
         if self.description:
             out["description"] = self.description
         return out
+
+
+def quality_control(value: int, description: str, *, live: bool = False) -> Control:
+    """The ``quality`` option (1-100, default 85), which every backend has; what it
+    governs differs (``description``)."""
+    return Control(
+        "quality", "int", value, live, minimum=1, maximum=100, default=85, description=description
+    )

@@ -51,7 +51,7 @@ from ..wire.jpeg import jpeg_end, jpeg_size
 from ._handoff import BUFFERED_FRAMES
 from ._picture import SoftwarePicture
 from .base import CameraBusy, CameraFailed, CameraNotFound, Frame
-from .controls import Control
+from .controls import Control, quality_control
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 #: Largest ``size`` the emulated camera scales its frames to.
@@ -267,15 +267,7 @@ class EmulatedCamera(SoftwarePicture):
                 maximum=MAX_SIZE[0],
                 description="frames scaled to this size",
             ),
-            Control(
-                "quality",
-                "int",
-                self.quality or DEFAULT_QUALITY,
-                minimum=1,
-                maximum=100,
-                default=DEFAULT_QUALITY,
-                description="JPEG quality (frames re-encoded)",
-            ),
+            quality_control(self.picture_quality, "JPEG quality (frames re-encoded)"),
             *picture_controls(self.picture, live=True),
         ]
 

@@ -39,7 +39,7 @@ from ..wire.jpeg import SOI
 from ._handoff import LatestFrames
 from ._picture import SoftwarePicture
 from .base import CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
-from .controls import Control
+from .controls import Control, quality_control
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = ["OpenCVCamera", "as_jpeg"]
@@ -139,15 +139,7 @@ class OpenCVCamera(SoftwarePicture):
         return [
             Control("fps", "number", self.fps, minimum=0, default=30.0),
             Control("size", "size", size, default="", description="empty: the source's own"),
-            Control(
-                "quality",
-                "int",
-                self.quality,
-                minimum=1,
-                maximum=100,
-                default=85,
-                description="JPEG quality of frames OpenCV encodes",
-            ),
+            quality_control(self.quality, "JPEG quality of frames OpenCV encodes"),
             *picture_controls(self.picture, live=True),
         ]
 

@@ -43,6 +43,9 @@ and the absolute time is late only by the first frame's encode latency.
 really runs) between two timestamps, so a frame the camera or the encoder
 dropped leaves a gap, and only then.
 
+**Controls**: picture options and the camera's own (``rotate``, ``overlay``,
+``ExposureTime`` …) are in ``_picamera2_controls.py``.
+
 Never starts a preview (it would open a window on a monitor attached to the
 Pi). Errors become the kit's: no camera → :class:`CameraNotFound`, held by
 another process → :class:`CameraBusy` naming the process that holds the
@@ -77,9 +80,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..picture import PictureSettings
 from . import v4l2
 from ._handoff import LatestFrames
-from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
+from ._picamera2_controls import DEFAULT_SIZE, ENCODERS, Picamera2Controls
+from .base import CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = [
@@ -92,7 +97,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ENCODERS = ("auto", "mjpeg", "jpeg")
 INSTALL_HINT = (
     "on Raspberry Pi OS run 'sudo apt install python3-picamera2' and create the venv with "
     "--system-site-packages (its libcamera bindings are not on PyPI)"
@@ -133,6 +137,8 @@ class _Library:
                 self.encoders = importlib.import_module("picamera2.encoders")
                 self.outputs = importlib.import_module("picamera2.outputs")
                 self.platform = importlib.import_module("picamera2.platform")
+                # The configuration's Transform is libcamera's own type.
+                self.libcamera = importlib.import_module("libcamera")
         except ModuleNotFoundError as error:
             if error.name != "picamera2.platform":
                 raise CameraError(_import_problem(error)) from None
@@ -334,7 +340,7 @@ def _quality_level(quality: int) -> str:
     return min(_QUALITY_LEVELS, key=lambda level: abs(level[1] - quality))[0]
 
 
-class Picamera2Camera(Camera):
+class Picamera2Camera(Picamera2Controls):
     """A Raspberry Pi camera recording JPEG frames. See the module docstring."""
 
     def __init__(
@@ -342,9 +348,11 @@ class Picamera2Camera(Camera):
         camera_num: int = 0,
         *,
         fps: float = 30.0,
-        size: tuple[int, int] = (1280, 720),
+        size: tuple[int, int] = DEFAULT_SIZE,
         quality: int = 85,
         encoder: str = "auto",
+        picture: PictureSettings | None = None,
+        controls: Mapping[str, str] | None = None,
         stop_timeout: float = 5.0,
         library: _Library | None = None,
     ) -> None:
@@ -355,6 +363,8 @@ class Picamera2Camera(Camera):
         self.size = size
         self.quality = quality
         self.encoder = encoder
+        self.picture = picture or PictureSettings()
+        self.native = dict(controls or {})
         self.stop_timeout = stop_timeout
         self._library = library or _Library()
         self._handoff = LatestFrames()
@@ -375,9 +385,10 @@ class Picamera2Camera(Camera):
     def from_spec(cls, spec: CameraSpec, defaults: CameraDefaults) -> Picamera2Camera:
         options = SpecOptions(spec)
         fps = options.number("fps", defaults.fps)
-        size = options.size("size", (1280, 720))
+        size = options.size("size", DEFAULT_SIZE)
         quality = options.integer("quality", 85, minimum=1)
         encoder = options.text("encoder", "auto")
+        controls = cls._take_controls(options, spec)
         options.finish()
         if fps <= 0:
             raise SpecError(f"camera {spec}: fps must be positive")
@@ -390,8 +401,9 @@ class Picamera2Camera(Camera):
             raise SpecError(
                 f"camera {spec}: the camera number must be 0, 1, …, not {spec.target!r}"
             )
+        cls._check_spec_controls(spec, camera_num, controls["controls"])
         assert size is not None
-        return cls(camera_num, fps=fps, size=size, quality=quality, encoder=encoder)
+        return cls(camera_num, fps=fps, size=size, quality=quality, encoder=encoder, **controls)
 
     @staticmethod
     def camera_number(spec: CameraSpec) -> int | None:
@@ -447,10 +459,13 @@ class Picamera2Camera(Camera):
         atexit.unregister(picam.close)
         try:
             config = picam.create_video_configuration(
-                main={"size": self.size}, controls={"FrameRate": self.fps}
+                main={"size": self.size},
+                controls={"FrameRate": self.fps},
+                transform=self._transform(),
             )
             picam.configure(config)
             self._read_back(picam)
+            self._start_picture(picam)
             encoder, level = self._choose_encoder()
             self._handoff.clear()
             assert self.fps_actual is not None
@@ -467,9 +482,11 @@ class Picamera2Camera(Camera):
 
     def _read_back(self, picam: Any) -> None:
         """What the camera delivers, now that libcamera has configured it."""
-        width, height = picam.camera_configuration()["main"]["size"]
+        configuration = picam.camera_configuration()
+        width, height = configuration["main"]["size"]
         self.size_actual = (int(width), int(height))
         self.fps_actual = delivered_fps(picam.camera_controls, self.fps)
+        self._read_back_picture(picam, configuration)
         if self.size_actual != tuple(self.size):
             log.info(
                 "picamera2 camera %d delivers %dx%d (asked %dx%d)",
@@ -517,7 +534,7 @@ class Picamera2Camera(Camera):
             raise CameraFailed(f"picamera2 camera {self.camera_num} is not open")
         # A failing camera ("frontend has timed out") just stops delivering:
         # the hub's stall timeout turns that silence into a reopen.
-        return self._handoff.take(timeout)
+        return self._picture(self._handoff.take(timeout))
 
     def close(self) -> None:
         self._close(self.stop_timeout)

@@ -36,7 +36,7 @@ from ..picture.settings import picture_controls
 from ._handoff import LatestFrames
 from ._picture import SoftwarePicture
 from .base import Camera, CameraError, CameraFailed, CameraNotFound, Frame
-from .controls import Control
+from .controls import Control, quality_control
 from .spec import CameraDefaults, CameraSpec, SpecError, SpecOptions
 
 __all__ = ["RelayCamera"]
@@ -99,15 +99,8 @@ class RelayCamera(SoftwarePicture):
 
     def controls(self) -> list[Control]:
         return [
-            Control(
-                "quality",
-                "int",
-                self.quality,
-                True,
-                minimum=1,
-                maximum=100,
-                default=85,
-                description="JPEG quality of frames the overlay re-encodes",
+            quality_control(
+                self.quality, "JPEG quality of frames the overlay re-encodes", live=True
             ),
             *picture_controls(self.picture, live=True),
         ]

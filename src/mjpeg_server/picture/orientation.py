@@ -45,6 +45,18 @@ def _mul(a: _Matrix, b: _Matrix) -> _Matrix:
     )
 
 
+def _libcamera_matrix(hflip: bool, vflip: bool, transpose: bool) -> _Matrix:
+    """libcamera's ``Transform`` bits as a matrix: the flips first, then the transpose."""
+    matrix = _IDENTITY
+    if hflip:
+        matrix = _mul(_HFLIP, matrix)
+    if vflip:
+        matrix = _mul(_VFLIP, matrix)
+    if transpose:
+        matrix = _mul(_TRANSPOSE, matrix)
+    return matrix
+
+
 class TjOp(IntEnum):
     """libjpeg-turbo's lossless transform operations (``TJXOP_*`` in turbojpeg.h)."""
 
@@ -68,6 +80,21 @@ _TJ_MATRICES: dict[_Matrix, TjOp] = {
     (-1, 0, 0, -1): TjOp.ROT180,
     (0, 1, -1, 0): TjOp.ROT270,
 }
+# libjpeg-turbo's lossless transform cannot move a partial block at the source's right
+# or bottom edge to the left or top, so it trims it (TJXOPT_TRIM; transupp.c):
+# (right edge trimmed, bottom edge trimmed) per operation, in source terms.
+_TRIMS: dict[TjOp, tuple[bool, bool]] = {
+    TjOp.NONE: (False, False),
+    TjOp.HFLIP: (True, False),
+    TjOp.VFLIP: (False, True),
+    TjOp.TRANSPOSE: (False, False),
+    TjOp.TRANSVERSE: (True, True),
+    TjOp.ROT90: (False, True),
+    TjOp.ROT180: (True, True),
+    TjOp.ROT270: (True, False),
+}
+#: The largest JPEG block (MCU) a camera's encoder uses: 16x16, for 4:2:0.
+MCU = 16
 # EXIF orientation: the operation a viewer applies to show the picture upright.
 _EXIF: dict[TjOp, int] = {
     TjOp.NONE: 1,
@@ -129,16 +156,66 @@ class Orientation:
         for hflip in (False, True):
             for vflip in (False, True):
                 for transpose in (False, True):
-                    matrix = _IDENTITY
-                    if hflip:
-                        matrix = _mul(_HFLIP, matrix)
-                    if vflip:
-                        matrix = _mul(_VFLIP, matrix)
-                    if transpose:
-                        matrix = _mul(_TRANSPOSE, matrix)
-                    if matrix == self._matrix:
+                    if _libcamera_matrix(hflip, vflip, transpose) == self._matrix:
                         return hflip, vflip, transpose
         raise AssertionError("unreachable: D4 has eight elements")
+
+    @classmethod
+    def _of(cls, matrix: _Matrix) -> Orientation:
+        """The orientation with this matrix, spelled as a turn of a picture mirrored or not."""
+        for rotate in ROTATIONS:
+            for hflip in (False, True):
+                orientation = cls(rotate=rotate, hflip=hflip)
+                if orientation._matrix == matrix:
+                    return orientation
+        raise AssertionError(f"not an element of D4: {matrix}")
+
+    @classmethod
+    def from_libcamera(cls, hflip: bool, vflip: bool, transpose: bool) -> Orientation:
+        """What a libcamera ``Transform`` with these bits does (the flips, then the transpose)."""
+        return cls._of(_libcamera_matrix(hflip, vflip, transpose))
+
+    def inverse(self) -> Orientation:
+        """The orientation that undoes this one (a D4 matrix's inverse is its transpose)."""
+        a, b, c, d = self._matrix
+        return self._of((a, c, b, d))
+
+    def after(self, done: Orientation) -> Orientation:
+        """What is left to do once ``done`` was done: ``rest`` such that doing ``done``
+        then ``rest`` is this orientation (what a camera did not, software does)."""
+        return self._of(_mul(self._matrix, done.inverse()._matrix))
+
+    def turned_size(self, width: int, height: int) -> tuple[int, int]:
+        return (height, width) if self.swaps_axes else (width, height)
+
+    def losslessly_kept(self, width: int, height: int, mcu: int = MCU) -> tuple[int, int]:
+        """The part of a ``width`` x ``height`` JPEG (from its top left) that the lossless
+        transform keeps: a partial block it would have to move to the left or top is
+        trimmed. With ``mcu`` the largest block size, what is drawn inside it is never
+        cut off, whatever the encoder's subsampling."""
+        right, bottom = _TRIMS[self.tj_op]
+        return (
+            width - width % mcu if right else width,
+            height - height % mcu if bottom else height,
+        )
+
+    def source_rect(
+        self, rect: tuple[int, int, int, int], width: int, height: int
+    ) -> tuple[int, int, int, int]:
+        """The rectangle ``(x, y, w, h)`` of a ``width`` x ``height`` picture that this
+        orientation turns into ``rect`` of the turned picture (for drawing on a picture
+        before it is turned, so that the drawing comes out upright)."""
+        x, y, w, h = rect
+        out_w, out_h = self.turned_size(width, height)
+        a, b, c, d = self._matrix  # the inverse is the transpose: (a, c, b, d)
+        xs, ys = [], []
+        for cx, cy in ((x, y), (x + w - 1, y + h - 1)):
+            # Pixel centres relative to the picture's centre, doubled to stay whole numbers.
+            px, py = 2 * cx - (out_w - 1), 2 * cy - (out_h - 1)
+            sx, sy = a * px + c * py, b * px + d * py
+            xs.append((sx + width - 1) // 2)
+            ys.append((sy + height - 1) // 2)
+        return min(xs), min(ys), abs(xs[1] - xs[0]) + 1, abs(ys[1] - ys[0]) + 1
 
     def apply_to_array(self, pixels: Any) -> Any:
         """``pixels`` (a numpy array, rows first) turned so: a view, no copy."""

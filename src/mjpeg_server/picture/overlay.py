@@ -13,6 +13,12 @@ picture's luma (and neutralises the chroma under it), with numpy, touching
 only the patch's rows and columns. The same blend serves a planar YUV frame
 (a decoded JPEG, or picamera2's YUV420 buffers) and packed RGB/XRGB buffers.
 
+A picture that is turned *after* the overlay is drawn (picamera2: the
+overlay goes into the camera's buffer, a quarter turn is done afterwards on
+the JPEG) gets the text pre-turned: rendered for the turned picture, then
+turned back and placed where the turn will bring it to its place
+(``turn=`` below), so it reads upright.
+
 Pillow and numpy are imported when the first :class:`TextOverlay` is made,
 never by a server that draws no overlay.
 """
@@ -25,6 +31,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .orientation import Orientation
 
 __all__ = ["POSITIONS", "TextOverlay", "font_size_for"]
 
@@ -72,7 +80,7 @@ class TextOverlay:
         self._draw = importlib.import_module("PIL.ImageDraw")
         self._font = importlib.import_module("PIL.ImageFont")
         self._fonts: dict[int, Any] = {}
-        self._patch_key: tuple[str, int, int] | None = None
+        self._patch_key: tuple[str, int, int, Orientation | None] | None = None
         self._patch: _Patch | None = None
         self._times: deque[float] = deque()
         self._fps_text = "0"
@@ -112,13 +120,30 @@ class TextOverlay:
             self._fonts[size] = font
         return font
 
-    def patch(self, text: str, width: int, height: int) -> _Patch | None:
-        """The rendered ``text`` placed in a ``width`` x ``height`` picture (cached)."""
-        key = (text, width, height)
+    def patch(
+        self, text: str, width: int, height: int, turn: Orientation | None = None
+    ) -> _Patch | None:
+        """The rendered ``text`` placed in a ``width`` x ``height`` picture (cached).
+
+        ``turn``: how the picture is turned after drawing; the patch is then made for
+        the turned picture and turned back, so it comes out upright and in place.
+        """
+        key = (text, width, height, turn)
         if key == self._patch_key:
             return self._patch
-        self._patch_key, self._patch = key, self._render(text, width, height)
-        return self._patch
+        if turn is None or turn.is_identity:
+            patch = self._render(text, width, height)
+        else:
+            patch = self._render(text, *turn.turned_size(width, height))
+            if patch is not None:
+                back = turn.inverse()
+                rows, cols = patch.alpha.shape
+                x, y, _, _ = turn.source_rect((patch.x, patch.y, cols, rows), width, height)
+                value = self._np.ascontiguousarray(back.apply_to_array(patch.value))
+                alpha = self._np.ascontiguousarray(back.apply_to_array(patch.alpha))
+                patch = _Patch(x, y, value, alpha)
+        self._patch_key, self._patch = key, patch
+        return patch
 
     def _render(self, text: str, width: int, height: int) -> _Patch | None:
         if not text.strip():
@@ -163,11 +188,13 @@ class TextOverlay:
 
     # -- drawing -------------------------------------------------------------------
 
-    def draw_planes(self, luma: Any, chroma: list[Any], timestamp: float) -> None:
+    def draw_planes(
+        self, luma: Any, chroma: list[Any], timestamp: float, turn: Orientation | None = None
+    ) -> None:
         """Draw on a planar YUV picture in place: ``luma`` (rows, columns) and the
-        chroma planes at their subsampled size (empty for grey)."""
+        chroma planes at their subsampled size (empty for grey). ``turn``: see :meth:`patch`."""
         height, width = luma.shape
-        patch = self.patch(self.text_at(timestamp), width, height)
+        patch = self.patch(self.text_at(timestamp), width, height, turn)
         if patch is None:
             return
         rows, cols = patch.alpha.shape
@@ -180,11 +207,11 @@ class TextOverlay:
             alpha = alpha[: region.shape[0], : region.shape[1]]
             _blend(region, self._np.uint16(128), alpha)
 
-    def draw_packed(self, pixels: Any, timestamp: float) -> None:
+    def draw_packed(self, pixels: Any, timestamp: float, turn: Orientation | None = None) -> None:
         """Draw on a packed picture in place: (rows, columns, channels), RGB-like.
-        White on black works whatever the channel order."""
+        White on black works whatever the channel order. ``turn``: see :meth:`patch`."""
         height, width = pixels.shape[:2]
-        patch = self.patch(self.text_at(timestamp), width, height)
+        patch = self.patch(self.text_at(timestamp), width, height, turn)
         if patch is None:
             return
         rows, cols = patch.alpha.shape

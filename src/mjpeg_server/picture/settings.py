@@ -36,8 +36,14 @@ class PictureSettings:
     overlay_position: str = "top-left"
 
     @classmethod
-    def take(cls, options: SpecOptions, spec: object) -> PictureSettings:
-        """Read the picture options from a backend's spec options; raises :class:`SpecError`."""
+    def take(
+        cls, options: SpecOptions, spec: object, *, camera_flips: bool = False
+    ) -> PictureSettings:
+        """Read the picture options from a backend's spec options; raises :class:`SpecError`.
+
+        ``camera_flips``: the camera flips and draws the overlay itself (picamera2), so
+        libjpeg-turbo is needed only for a quarter turn, Pillow and numpy for an overlay.
+        """
         orientation = Orientation(
             rotate=options.choice("rotate", ROTATIONS, 0),
             hflip=options.boolean("hflip"),
@@ -51,10 +57,10 @@ class PictureSettings:
             if any(ord(c) < 32 and c != "\n" for c in overlay):
                 raise SpecError(f"camera {spec}: overlay has control characters")
         settings = cls(orientation, overlay, position)
-        settings.check_libraries(spec)
+        settings.check_libraries(spec, camera_flips=camera_flips)
         return settings
 
-    def check_libraries(self, spec: object) -> None:
+    def check_libraries(self, spec: object, *, camera_flips: bool = False) -> None:
         """Load what the options in use need, now: a missing library is one line at
         start-up (or a 400 at run time), not a failing camera later."""
         if not self.in_use:
@@ -62,7 +68,8 @@ class PictureSettings:
         from .turbojpeg import PictureLibraryMissing, turbojpeg  # noqa: PLC0415 - only when used
 
         try:
-            turbojpeg()
+            if self.orientation.swaps_axes or not camera_flips:
+                turbojpeg()
             if self.overlay:
                 import numpy  # noqa: F401, PLC0415
                 import PIL.ImageDraw  # noqa: F401, PLC0415

@@ -4,11 +4,14 @@ It mirrors, from the 0.3.38 source (``pip download --no-deps picamera2==0.3.38``
 the classes, signatures, exceptions and messages of the parts the kit's
 backend uses: ``Picamera2`` (``global_camera_info``, the constructor that
 acquires, ``create_video_configuration``, ``configure``, ``camera_controls``,
-``camera_configuration``, ``set_controls``, ``start_recording``,
-``stop_recording``, ``stop``, ``close``, context manager),
-``picamera2.encoders`` (``Encoder``, ``Quality``, ``JpegEncoder``,
+``camera_configuration``, ``camera_ctrl_info``, ``set_controls``,
+``start_recording``, ``stop_recording``, ``stop``, ``close``, context manager,
+``pre_callback``), ``picamera2.request`` (``CompletedRequest``,
+``MappedArray``), ``picamera2.encoders`` (``Encoder``, ``Quality``, ``JpegEncoder``,
 ``MJPEGEncoder``, ``LibavMjpegEncoder``), ``picamera2.outputs`` (``Output``,
-``FileOutput``) and ``picamera2.platform`` (``Platform``, ``get_platform``).
+``FileOutput``) and ``picamera2.platform`` (``Platform``, ``get_platform``);
+and of libcamera's bindings the types picamera2 hands out (``tests/fakes/libcamera``:
+``Transform``, ``ControlId``, ``ControlInfo``, ``ControlType``).
 ``tests/sil/test_fake_conformance.py`` compares these signatures with the real
 library's wherever it is installed (``tox -e sil``).
 
@@ -38,7 +41,8 @@ before 0.3.13 there is no ``picamera2.platform``), ``FAKE_PICAMERA2_FAIL_AFTER``
 (the sensor stops delivering after N frames of each recording, logging
 libcamera's "Camera frontend has timed out!", as a loose cable does),
 ``FAKE_PICAMERA2_STOP_HANG`` (seconds ``stop()`` blocks, as it can after a
-frontend timeout).
+frontend timeout), ``FAKE_PICAMERA2_NO_FLIPS`` (a sensor that cannot flip:
+libcamera gives the picture as mounted, whatever the transform asked).
 
 Differences from the real library, on purpose: no libcamera, no preview
 (``start_preview`` raises: a server must never open a window), and the
@@ -48,8 +52,9 @@ switch it); the hardware encoder needs no ``/dev/video11``.
 
 from ._fake import fake_counts, version
 from .picamera2 import Picamera2, Preview
+from .request import CompletedRequest, MappedArray
 
-__all__ = ["Picamera2", "Preview", "fake_counts"]
+__all__ = ["CompletedRequest", "MappedArray", "Picamera2", "Preview", "fake_counts"]
 
 if version() >= (0, 3, 13):
     from .platform import Platform, get_platform

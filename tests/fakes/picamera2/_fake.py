@@ -28,6 +28,12 @@ def fail_after() -> int | None:
     return int(raw) if raw else None
 
 
+def no_flips() -> bool:
+    """A sensor without flip controls: libcamera gives its picture as mounted, whatever
+    transform is asked (some third-party sensors; every sensor for a transpose)."""
+    return os.environ.get("FAKE_PICAMERA2_NO_FLIPS", "") not in ("", "0")
+
+
 def stop_hang() -> float:
     return float(os.environ.get("FAKE_PICAMERA2_STOP_HANG") or 0)
 

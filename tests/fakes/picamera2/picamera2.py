@@ -16,7 +16,20 @@ What it models of the real library, beyond the signatures:
 * versions (``FAKE_PICAMERA2_VERSION``): before 0.3.37 a missing camera is an
   ``IndexError``, and a ``Picamera2(N)`` that fails to acquire has already
   registered itself for camera N, so the camera N already open in the process
-  stops delivering (picamera2 #1401).
+  stops delivering (picamera2 #1401);
+* the transform: a configuration's ``transform`` must be a
+  ``libcamera.Transform``; the sensor flips (the pictures come mirrored), and,
+  like every Pi sensor, cannot transpose: libcamera then gives the picture as
+  mounted, and ``camera_configuration()["transform"]`` says so (identity);
+* controls: ``camera_ctrl_info`` and ``camera_controls`` are the Raspberry Pi
+  IPA's (``_controls.py``), ``set_controls`` refuses one not advertised as
+  picamera2 does, and exposure, gain and brightness change the pictures;
+* the main stream's buffers: ``stride`` (rows aligned to 64 bytes, as the
+  Pi's ISP pads them) and ``framesize`` once configured; with a
+  ``pre_callback`` each frame is made in the stream's format (``XBGR8888``
+  by default, ``XRGB8888``, ``RGB888``, ``BGR888``, ``YUV420``), handed to
+  the callback as a :class:`~.request.CompletedRequest`, and encoded with what
+  it drew (without one, the encoded pictures are cached: cheaper, same JPEGs).
 """
 
 from __future__ import annotations
@@ -35,11 +48,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+from libcamera import Transform
 from PIL import Image
 
-from . import _fake
+from . import _controls, _fake
 from .encoders import Encoder
 from .outputs import FileOutput, Output
+from .request import CompletedRequest, _Request
 
 _log = logging.getLogger("picamera2.picamera2")
 
@@ -61,18 +77,93 @@ class Preview(Enum):
     QTGL_DIRECT = 4
 
 
+# (hflip, vflip) the sensor does, the picture's (factor, offset) from the controls.
+_Look = tuple[tuple[bool, bool], tuple[float, float]]
+#: Packed formats: bytes per pixel and where R, G, B are in a pixel.
+_PACKED = {
+    "XBGR8888": (4, (0, 1, 2)),
+    "XRGB8888": (4, (2, 1, 0)),
+    "RGB888": (3, (2, 1, 0)),
+    "BGR888": (3, (0, 1, 2)),
+}
+_FORMATS = (*_PACKED, "YUV420")
+_STRIDE_ALIGN = 64
+
+
 @functools.lru_cache(maxsize=16)
-def _encoded_frames(folder: Path, size: tuple[int, int], quality: int) -> tuple[bytes, ...]:
-    """The sensor's pictures at ``size`` as JPEGs; cached, so reopening costs nothing."""
-    frames = []
+def _pictures(folder: Path, size: tuple[int, int], look: _Look) -> tuple[Any, ...]:
+    """The sensor's pictures at ``size`` as RGB arrays, flipped and exposed as ``look`` says."""
+    (hflip, vflip), (factor, offset) = look
+    pictures = []
     for path in sorted(folder.glob("*.jpg")):
         with Image.open(path) as image:
-            out = io.BytesIO()
-            image.convert("RGB").resize(size).save(out, "JPEG", quality=quality)
-            frames.append(out.getvalue())
-    if not frames:
+            pixels = np.asarray(image.convert("RGB").resize(size), dtype=np.float32)
+        pixels = pixels[:, ::-1] if hflip else pixels
+        pixels = pixels[::-1] if vflip else pixels
+        pixels = np.clip(pixels * factor + offset, 0, 255).astype(np.uint8)
+        pictures.append(pixels)
+    if not pictures:
         raise RuntimeError(f"fake picamera2: no *.jpg pictures in {folder}")
-    return tuple(frames)
+    return tuple(pictures)
+
+
+def _encode(pixels: Any, quality: int) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=16)
+def _encoded_frames(
+    folder: Path, size: tuple[int, int], quality: int, look: _Look
+) -> tuple[bytes, ...]:
+    """The sensor's pictures at ``size`` as JPEGs; cached, so reopening costs nothing."""
+    return tuple(_encode(pixels, quality) for pixels in _pictures(folder, size, look))
+
+
+def _planes(buffer: bytearray, stream: dict[str, Any]) -> list[Any]:
+    """Views of a buffer of the stream's format: [pixels] (rows, columns, depth) for a
+    packed format, [Y, U, V] (U and V half size) for YUV420."""
+    width, height = stream["size"]
+    stride = stream["stride"]
+    flat = np.frombuffer(buffer, dtype=np.uint8)
+    if stream["format"] in _PACKED:
+        depth = _PACKED[stream["format"]][0]
+        rows = flat[: stride * height].reshape(height, stride)[:, : width * depth]
+        return [rows.reshape(height, width, depth)]
+    planes = [flat[: stride * height].reshape(height, stride)[:, :width]]
+    half = stride // 2
+    for index in (0, 1):
+        start = stride * height + index * half * (height // 2)
+        plane = flat[start : start + half * (height // 2)].reshape(height // 2, half)
+        planes.append(plane[:, : width // 2])
+    return planes
+
+
+def _to_buffer(pixels: Any, stream: dict[str, Any]) -> bytearray:
+    """An RGB picture laid out in a buffer of the stream's format and stride."""
+    buffer = bytearray(stream["framesize"])
+    planes = _planes(buffer, stream)
+    if stream["format"] in _PACKED:
+        (packed,) = planes
+        packed[...] = 255
+        for channel, at in enumerate(_PACKED[stream["format"]][1]):
+            packed[:, :, at] = pixels[:, :, channel]
+        return buffer
+    ycbcr = np.asarray(Image.fromarray(pixels).convert("YCbCr"))
+    planes[0][...] = ycbcr[:, :, 0]
+    planes[1][...], planes[2][...] = ycbcr[::2, ::2, 1], ycbcr[::2, ::2, 2]
+    return buffer
+
+
+def _from_buffer(buffer: bytearray, stream: dict[str, Any]) -> Any:
+    """The RGB picture in a buffer of the stream's format (what an encoder reads)."""
+    planes = _planes(buffer, stream)
+    if stream["format"] in _PACKED:
+        return np.ascontiguousarray(planes[0][:, :, list(_PACKED[stream["format"]][1])])
+    full = [planes[0]] + [p.repeat(2, axis=0).repeat(2, axis=1) for p in planes[1:]]
+    image = Image.merge("YCbCr", [Image.fromarray(np.ascontiguousarray(p)) for p in full])
+    return np.asarray(image.convert("RGB"))
 
 
 def _mode_for(size: tuple[int, int]) -> tuple[tuple[int, int], float]:
@@ -91,11 +182,10 @@ class _Sensor(threading.Thread):
     would; beyond that the frames are lost, and the timestamps show the gap.
     """
 
-    def __init__(self, camera: Picamera2, encoder: Encoder, frames: tuple[bytes, ...]) -> None:
+    def __init__(self, camera: Picamera2, encoder: Encoder) -> None:
         super().__init__(name=f"fake-picamera2-sensor{camera.camera_idx}", daemon=True)
         self.camera = camera
         self.encoder = encoder
-        self.frames = frames
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -121,7 +211,7 @@ class _Sensor(threading.Thread):
                 continue
             # Requests go to whichever object is registered for the camera (#1401).
             if _REGISTERED.get(self.camera.camera_idx) is self.camera:
-                self.encoder.encode_frame(self.frames[seq % len(self.frames)], due)
+                self.encoder.encode_frame(self.camera._frame(seq, due, self.encoder), due)
             seq += 1
 
 
@@ -168,7 +258,10 @@ class Picamera2:
         self.camera_config: dict[str, Any] | None = None
         self.controls: dict[str, Any] = {}
         self._limits = self._mode_limits(SENSOR_MODES[-1])
+        self.camera_ctrl_info = _controls.control_info(self._limits[:2])
         self.buffer_count = 6
+        # Called with each completed request before the encoder gets it (None: not).
+        self.pre_callback: Any = None
         if old:
             _REGISTERED[camera_num] = self  # before acquiring: picamera2 #1401
         try:
@@ -212,11 +305,7 @@ class Picamera2:
     @property
     def camera_controls(self) -> dict[str, tuple[Any, Any, Any]]:
         """(min, max, default) per control; FrameDurationLimits from the configured mode."""
-        return {
-            "FrameDurationLimits": self._limits,
-            "ExposureTime": (26, 220_417_486, 20_000),
-            "AnalogueGain": (1.0, 16.0, 1.0),
-        }
+        return {k: (v[1].min, v[1].max, v[1].default) for k, v in self.camera_ctrl_info.items()}
 
     @property
     def sensor_modes(self) -> list[dict[str, Any]]:
@@ -230,7 +319,7 @@ class Picamera2:
         main: dict[str, Any] | None = None,
         lores: dict[str, Any] | None = None,
         raw: dict[str, Any] | None = None,
-        transform: Any = None,
+        transform: Any = Transform(),  # noqa: B008 - upstream's default, shared as upstream's
         colour_space: Any = None,
         buffer_count: int = 6,
         controls: dict[str, Any] | None = None,
@@ -271,12 +360,33 @@ class Picamera2:
             raise RuntimeError("Camera must be stopped before configuring")
         if camera_config is None or isinstance(camera_config, str):
             camera_config = self.create_video_configuration()
-        width, height = camera_config["main"]["size"]
+        if not isinstance(camera_config["transform"], Transform):
+            raise RuntimeError("Transform has incorrect type")
+        main = camera_config["main"]
+        width, height = main["size"]
         if width % 2 or height % 2:
             raise RuntimeError("width and height should be even")
+        if main["format"] not in _FORMATS:
+            raise RuntimeError(f"fake picamera2: format {main['format']} not modelled")
+        # A Pi sensor flips but cannot transpose: libcamera answers a transposing
+        # orientation with the picture as mounted, and picamera2 reports it back.
+        asked = camera_config["transform"]
+        delivered = Transform() if asked.transpose or _fake.no_flips() else Transform(asked)
+        depth = _PACKED[main["format"]][0] if main["format"] in _PACKED else 1
+        stride = -(-width * depth // _STRIDE_ALIGN) * _STRIDE_ALIGN
+        framesize = stride * height
+        if depth == 1:  # YUV420: half-width, half-height chroma planes follow
+            framesize += 2 * (stride // 2) * (height // 2)
+        camera_config = {
+            **camera_config,
+            "transform": delivered,
+            "main": {**main, "stride": stride, "framesize": framesize},
+        }
         self.camera_config = camera_config
         self.buffer_count = camera_config["buffer_count"]
         self._limits = self._mode_limits(_mode_for((width, height)))
+        # As picamera2 after configuring: the controls' limits are the mode's.
+        self.camera_ctrl_info = _controls.control_info(self._limits[:2])
         self.controls = {}
         self.set_controls(camera_config["controls"])
 
@@ -286,7 +396,44 @@ class Picamera2:
         if "FrameRate" in controls:
             duration = int(1e6 / controls.pop("FrameRate"))
             controls["FrameDurationLimits"] = (duration, duration)
-        self.controls.update(controls)
+        for name in controls:
+            if name not in self.camera_ctrl_info:  # picamera2's Controls.__setattr__
+                raise RuntimeError(f"Control {name} is not advertised by libcamera")
+        changed = {**self.controls, **controls}
+        if self.started:
+            for encoder in self._encoders:
+                self._prepare(encoder, changed)
+        self.controls = changed  # from the next frame on, none lost (as on a Pi)
+
+    def _look(self, controls: dict[str, Any] | None = None) -> _Look:
+        assert self.camera_config is not None
+        transform = self.camera_config["transform"]
+        gain = _controls.picture_gain(self.controls if controls is None else controls)
+        return (transform.hflip, transform.vflip), gain
+
+    def _prepare(self, encoder: Encoder, controls: dict[str, Any] | None = None) -> None:
+        """Make the pictures for these controls before the sensor needs them (in the
+        caller's thread: the sensor never waits for them, and loses no frame)."""
+        assert self.camera_config is not None
+        size = tuple(self.camera_config["main"]["size"])
+        _encoded_frames(_fake.frames_dir(), size, encoder.jpeg_quality(), self._look(controls))
+
+    def _frame(self, seq: int, due_ns: int, encoder: Encoder) -> bytes:
+        """The sensor's frame ``seq`` as the encoder's JPEG: through the pre-callback,
+        when one is set, in the main stream's format."""
+        assert self.camera_config is not None
+        main = self.camera_config["main"]
+        look = self._look()
+        size = tuple(main["size"])
+        if self.pre_callback is None:
+            frames = _encoded_frames(_fake.frames_dir(), size, encoder.jpeg_quality(), look)
+            return frames[seq % len(frames)]
+        pictures = _pictures(_fake.frames_dir(), size, look)
+        buffer = _to_buffer(pictures[seq % len(pictures)], main)
+        request = CompletedRequest(_Request({"main": buffer}, {"SensorTimestamp": due_ns}), self)
+        self.pre_callback(request)
+        request.release()
+        return _encode(_from_buffer(buffer, main), encoder.jpeg_quality())
 
     def frame_rate(self) -> float:
         """Fake-only: the rate the sensor runs at: the asked FrameDurationLimits clamped
@@ -329,9 +476,8 @@ class Picamera2:
         if self.started:
             return
         (encoder,) = self._encoders
-        size = tuple(self.camera_config["main"]["size"])
-        frames = _encoded_frames(_fake.frames_dir(), size, encoder.jpeg_quality())
-        self._sensor = _Sensor(self, encoder, frames)
+        self._prepare(encoder)
+        self._sensor = _Sensor(self, encoder)
         self._sensor.start()
         self.started = True
 
