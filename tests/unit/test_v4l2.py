@@ -85,3 +85,47 @@ def test_what_is_not_a_v4l2_node_is_none(path: str, tmp_path: Path) -> None:
         if "regular" in path:
             Path(path).write_bytes(b"not a device")
     assert v4l2.query(path) is None  # the real ioctl: ENOTTY, or no file
+
+
+QUERYCTRL = struct.Struct("=II32siiiiI8x")
+
+
+WEBCAM_CONTROLS = {  # id: (type, name, min, max, step, default, flags)
+    0x00980900: (1, b"Brightness", 0, 255, 1, 128, 0),
+    0x0098090C: (2, b"White Balance Temperature, Auto", 0, 1, 1, 1, 0),
+    0x009A0902: (1, b"Exposure (Absolute)", 3, 2047, 1, 250, 0x10),  # inactive: still there
+    0x009A090D: (1, b"Zoom, Absolute", 100, 500, 1, 100, 0x0001),  # disabled
+}
+
+
+class FakeWebcamNode:
+    """A UVC webcam's VIDIOC_QUERYCTRL: the controls it has, one disabled."""
+
+    def __call__(self, fd: int, request: int, argument: bytes) -> bytes:
+        assert request == v4l2.VIDIOC_QUERYCTRL
+        assert len(argument) == 68  # sizeof(struct v4l2_queryctrl)
+        control_id = QUERYCTRL.unpack(argument)[0]
+        if control_id not in WEBCAM_CONTROLS:
+            raise OSError(errno.EINVAL, "no such control")
+        kind, name, low, high, step, default, flags = WEBCAM_CONTROLS[control_id]
+        return QUERYCTRL.pack(control_id, kind, name, low, high, step, default, flags)
+
+
+def test_a_webcams_controls_and_their_limits(tmp_path: Path) -> None:
+    # _IOWR('V', 36, 68) in <linux/videodev2.h>
+    assert v4l2.VIDIOC_QUERYCTRL == 0xC0445624
+    node = tmp_path / "video0"
+    node.touch()
+    found = v4l2.controls(
+        str(node), [0x00980900, 0x0098090C, 0x009A0902, 0x009A090D, 1], FakeWebcamNode()
+    )
+    assert found == {
+        0x00980900: v4l2.ControlRange("Brightness", v4l2.CTRL_TYPE_INTEGER, 0, 255, 1, 128),
+        0x0098090C: v4l2.ControlRange(
+            "White Balance Temperature, Auto", v4l2.CTRL_TYPE_BOOLEAN, 0, 1, 1, 1
+        ),
+        0x009A0902: v4l2.ControlRange(
+            "Exposure (Absolute)", v4l2.CTRL_TYPE_INTEGER, 3, 2047, 1, 250
+        ),
+    }  # zoom is disabled, id 1 unknown
+    assert v4l2.controls(str(tmp_path / "missing"), [0x00980900]) == {}

@@ -1,4 +1,4 @@
-"""Just enough V4L2 to ask a device node what it is: its capabilities and formats.
+"""Just enough V4L2 to ask a device node what it is: its capabilities, formats and controls.
 
 The picamera2 backend uses it to decide whether a hardware JPEG encoder is
 really there before choosing one (``encoder=auto``): picamera2's hardware
@@ -7,6 +7,10 @@ exist *and* be a memory-to-memory device that produces MJPEG (on VC4 boards,
 Pi 4 and older, it is the ``bcm2835-codec-encode`` node). Two ioctls, read
 only: ``VIDIOC_QUERYCAP`` and ``VIDIOC_ENUM_FMT``; no streaming, no buffers,
 nothing that could disturb another process using the device.
+
+The OpenCV backend asks a webcam's node which image controls it has, with
+their limits and defaults (``VIDIOC_QUERYCTRL``, read only): OpenCV sets and
+reads them but reports neither which exist nor their ranges.
 
 The structures are packed and unpacked by hand (``struct``), so the layout is
 checked by the unit tests without a device.
@@ -18,14 +22,17 @@ import errno
 import fcntl
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 __all__ = [
     "CAP_DEVICE_CAPS",
     "CAP_VIDEO_M2M",
     "CAP_VIDEO_M2M_MPLANE",
+    "ControlRange",
+    "ControlsQuery",
     "Device",
+    "controls",
     "fourcc",
     "query",
 ]
@@ -43,6 +50,11 @@ _CAPABILITY = struct.Struct("=16s32s32sIII12x")
 # struct v4l2_fmtdesc: index, type, flags, description[32], pixelformat,
 # mbus_code, reserved[3]
 _FMTDESC = struct.Struct("=III32sII12x")
+# struct v4l2_queryctrl: id, type, name[32], minimum, maximum, step,
+# default_value, flags, reserved[2]
+_QUERYCTRL = struct.Struct("=II32siiiiI8x")
+CTRL_TYPE_INTEGER, CTRL_TYPE_BOOLEAN, CTRL_TYPE_MENU = 1, 2, 3
+CTRL_FLAG_DISABLED = 0x0001
 
 
 def _ioc(direction: int, number: int, size: int) -> int:
@@ -53,6 +65,7 @@ def _ioc(direction: int, number: int, size: int) -> int:
 _READ, _READ_WRITE = 2, 3
 VIDIOC_QUERYCAP = _ioc(_READ, 0, _CAPABILITY.size)
 VIDIOC_ENUM_FMT = _ioc(_READ_WRITE, 2, _FMTDESC.size)
+VIDIOC_QUERYCTRL = _ioc(_READ_WRITE, 36, _QUERYCTRL.size)
 
 
 def fourcc(code: int) -> str:
@@ -135,3 +148,49 @@ def _formats(fd: int, buffer_type: int, ioctl: Ioctl) -> frozenset[str]:
             break
         found.append(fourcc(_FMTDESC.unpack(reply)[4]))
     return frozenset(found)
+
+
+@dataclass(frozen=True)
+class ControlRange:
+    """What ``VIDIOC_QUERYCTRL`` says of one control."""
+
+    name: str
+    #: CTRL_TYPE_INTEGER, CTRL_TYPE_BOOLEAN, CTRL_TYPE_MENU …
+    type: int
+    minimum: int
+    maximum: int
+    step: int
+    default: int
+
+    @classmethod
+    def unpack(cls, data: bytes) -> tuple[ControlRange, int]:
+        """The control, and its flags."""
+        _id, kind, name, minimum, maximum, step, default, flags = _QUERYCTRL.unpack(data)
+        return cls(_text(name), kind, minimum, maximum, step, default), flags
+
+
+def controls(path: str, ids: Iterable[int], ioctl: Ioctl = _ioctl) -> dict[int, ControlRange]:
+    """The controls among ``ids`` (V4L2 control ids) the device at ``path`` has and has
+    not disabled; empty if it is missing or not a V4L2 node. Read only."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return {}
+    found = {}
+    try:
+        for control_id in ids:
+            request = _QUERYCTRL.pack(control_id, 0, b"", 0, 0, 0, 0, 0)
+            try:
+                reply = ioctl(fd, VIDIOC_QUERYCTRL, request)
+            except OSError:  # EINVAL: the device has no such control
+                continue
+            control, flags = ControlRange.unpack(reply)
+            if not flags & CTRL_FLAG_DISABLED:
+                found[control_id] = control
+    finally:
+        os.close(fd)
+    return found
+
+
+#: :func:`controls`'s signature, for a caller that takes another (a test's).
+ControlsQuery = Callable[[str, Iterable[int]], dict[int, ControlRange]]
