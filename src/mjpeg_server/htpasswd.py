@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ __all__ = [
     "BCRYPT_PREFIXES",
     "HELP",
     "add_arguments",
+    "cost",
     "hash_password",
     "load",
     "parse",
@@ -42,6 +44,10 @@ BCRYPT_MAX_BYTES = 72
 #: htpasswd -B uses 5; each step doubles the work. 10 takes tens of milliseconds
 #: on a Pi 4, and the server remembers a verified password (server/auth.py).
 DEFAULT_COST = 10
+
+#: A whole bcrypt hash: its prefix, a two-digit cost, then 22 characters of salt and
+#: 31 of digest in bcrypt's base64.
+_BCRYPT = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 
 _OTHER_KINDS = (
     ("$apr1$", "Apache MD5 ($apr1$)"),
@@ -76,8 +82,20 @@ def parse(text: str, source: str) -> dict[str, str]:
                 f"{source} line {number}: user {user!r} has a {_kind(hashed)} hash; only "
                 "bcrypt is accepted: set it again with 'mjpeg-server passwd' or 'htpasswd -B'"
             )
+        if not _BCRYPT.fullmatch(hashed):
+            # Refused rather than left to match nothing: cost() and the dummy check
+            # for unknown users (server/auth.py) need a whole hash.
+            raise ConfigError(
+                f"{source} line {number}: user {user!r} has a damaged bcrypt hash: set it "
+                "again with 'mjpeg-server passwd' or 'htpasswd -B'"
+            )
         users[user] = hashed
     return users
+
+
+def cost(hashed: str) -> int:
+    """The cost of a bcrypt hash :func:`parse` accepted: ``$2y$05$…`` is 5."""
+    return int(hashed[4:6])
 
 
 def load(path: Path) -> dict[str, str]:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from mjpeg_server import htpasswd
 from mjpeg_server.client.stream import HTTPStatusError, iter_frames
 from mjpeg_server.config import Settings
-from mjpeg_server.server.auth import MAX_FAILURES, FailureLimiter, warn_if_exposed
+from mjpeg_server.server.auth import MAX_FAILURES, Auth, FailureLimiter, warn_if_exposed
 from mjpeg_server.wire.jpeg import is_complete_jpeg
 from support.server import ServerProcess, run_cli
 from support.tools import require_tool
@@ -49,10 +50,10 @@ def basic(user: str, password: str) -> str:
 
 @pytest.fixture(scope="module")
 def auth_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    htpasswd = require_tool("htpasswd", "apache2-utils")
+    tool = require_tool("htpasswd", "apache2-utils")
     path = tmp_path_factory.mktemp("auth") / "users"
-    subprocess.run([htpasswd, "-B", "-c", "-b", str(path), "alice", "wonder land"], check=True)
-    subprocess.run([htpasswd, "-B", "-b", str(path), "bob", "builder"], check=True)
+    subprocess.run([tool, "-B", "-c", "-b", str(path), "alice", "wonder land"], check=True)
+    subprocess.run([tool, "-B", "-b", str(path), "bob", "builder"], check=True)
     return path
 
 
@@ -336,15 +337,81 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
 
 @pytest.mark.parametrize(
     ("option", "kind"),
-    [("-m", "Apache MD5 ($apr1$)"), ("-s", "SHA-1 ({SHA})"), ("-p", "plain text")],
+    [
+        ("-m", "Apache MD5 ($apr1$)"),
+        ("-s", "SHA-1 ({SHA})"),
+        ("-p", "plain text"),
+    ],
 )
 def test_other_hash_kinds_are_refused_at_start_up(tmp_path: Path, option: str, kind: str) -> None:
-    htpasswd = require_tool("htpasswd", "apache2-utils")
+    tool = require_tool("htpasswd", "apache2-utils")
     path = tmp_path / "users"
-    subprocess.run([htpasswd, "-B", "-c", "-b", str(path), "ok", "pw"], check=True)
-    subprocess.run([htpasswd, option, "-b", str(path), "old", "pw"], check=True)
+    subprocess.run([tool, "-B", "-c", "-b", str(path), "ok", "pw"], check=True)
+    subprocess.run([tool, option, "-b", str(path), "old", "pw"], check=True)
     result = run_cli(["--auth-file", str(path), "--port", "0"])
     assert_one_line_error(result, str(path), "line 2", "'old'", kind, "mjpeg-server passwd")
+
+
+def test_a_damaged_bcrypt_hash_is_refused_at_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "users"
+    whole = htpasswd.hash_password("pw", cost=4)
+    path.write_text(f"whole:{whole}\ncut:{whole[:-1]}\n")
+    result = run_cli(["--auth-file", str(path), "--port", "0"])
+    assert_one_line_error(result, str(path), "line 2", "'cut'", "damaged bcrypt hash")
+
+
+def htpasswd_b(path: Path, user: str, password: str, cost: int) -> str:
+    """Add a user with Apache's ``htpasswd -B -C COST``; returns their hash."""
+    tool = require_tool("htpasswd", "apache2-utils")
+    create = [] if path.exists() else ["-c"]
+    subprocess.run(
+        [tool, "-B", "-C", str(cost), *create, "-b", str(path), user, password],
+        check=True,
+        capture_output=True,
+    )
+    return htpasswd.load(path)[user]
+
+
+def test_a_file_htpasswd_wrote_at_cost_5_works(tmp_path: Path) -> None:
+    path = tmp_path / "users"
+    assert htpasswd_b(path, "erin", "cost five", 5).startswith("$2y$05$")
+    with ServerProcess("--auth-file", str(path)) as server:
+        assert get(server, "/status", Authorization=basic("erin", "cost five")).status_code == 200
+        assert_challenged(get(server, "/status", Authorization=basic("erin", "cost six")))
+        assert_challenged(get(server, "/status", Authorization=basic("frank", "cost five")))
+
+
+@pytest.mark.parametrize("costs", [(5, 5), (5, 6), (6, 5)])
+def test_an_unknown_user_costs_one_bcrypt_check_at_the_files_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, costs: tuple[int, int]
+) -> None:
+    """By logic, not by timing: which checks bcrypt runs, and at what cost. An
+    unknown name must cost what a known name's wrong password costs (htpasswd -B
+    writes cost 5), or the time to answer tells which user names exist."""
+    import bcrypt  # noqa: PLC0415 - the test of an import-on-first-use module
+
+    path = tmp_path / "users"
+    htpasswd_b(path, "alice", "wonder land", costs[0])
+    htpasswd_b(path, "bob", "builder", costs[1])
+    auth = Auth.from_settings(Settings(auth_file=str(path)))
+    assert auth is not None
+    checked: list[int] = []
+    real_checkpw = bcrypt.checkpw
+
+    def checkpw(password: bytes, hashed: bytes) -> bool:
+        result = real_checkpw(password, hashed)  # raises on a hash it cannot use
+        checked.append(int(hashed[4:6]))
+        return result
+
+    monkeypatch.setattr(bcrypt, "checkpw", checkpw)
+    monkeypatch.setattr(bcrypt, "hashpw", None)  # nothing is hashed to answer a login
+    for user in ("mallory", "", "alice2"):
+        assert not auth.check_password(user, "wonder land")
+        assert checked == [max(costs)], user
+        checked.clear()
+    assert not auth.check_password("alice", "wrong")
+    assert not auth.check_password("bob", "wrong")
+    assert checked == list(costs)
 
 
 @pytest.mark.parametrize(
@@ -371,17 +438,17 @@ def passwd(path: Path, user: str, password: str) -> subprocess.CompletedProcess[
 
 
 def test_passwd_writes_what_htpasswd_reads_and_the_server_accepts(tmp_path: Path) -> None:
-    htpasswd = require_tool("htpasswd", "apache2-utils")
+    tool = require_tool("htpasswd", "apache2-utils")
     path = tmp_path / "users"
     added = passwd(path, "carol", "first pass")
     assert added.returncode == 0, added.stderr
     assert "added user 'carol'" in added.stdout
-    subprocess.run([htpasswd, "-B", "-b", str(path), "dave", "d"], check=True)
+    subprocess.run([tool, "-B", "-b", str(path), "dave", "d"], check=True)
     changed = passwd(path, "carol", "second pass")
     assert "changed user 'carol'" in changed.stdout
     assert path.read_text().count("carol:$2y$") == 1
     # Apache's own tool verifies our entry; theirs stays as it was.
-    verify = [htpasswd, "-v", "-b", str(path)]
+    verify = [tool, "-v", "-b", str(path)]
     assert subprocess.run([*verify, "carol", "second pass"], check=False).returncode == 0
     assert subprocess.run([*verify, "carol", "first pass"], check=False).returncode != 0
     assert subprocess.run([*verify, "dave", "d"], check=False).returncode == 0

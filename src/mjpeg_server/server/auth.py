@@ -15,7 +15,11 @@ What a request may present, checked in this order:
   and other apps that take a URL).
 
 Tokens are compared with :func:`hmac.compare_digest` against every configured
-token; an unknown user still costs a bcrypt check, so timing tells nothing.
+token. A user name not in the file still costs one bcrypt check, against the
+file's costliest hash with the answer ignored: the same work as a known user's
+wrong password, so timing does not tell which names exist. (A file whose users
+have different costs still tells a cheaper user from an unknown one; ``htpasswd
+-B`` writes cost 5, ``mjpeg-server passwd`` 10 unless ``--cost`` says otherwise.)
 A verified password is remembered (keyed by an HMAC of the credentials, never
 the password) so a client polling with Basic credentials pays bcrypt once, not
 on every request.
@@ -157,8 +161,14 @@ class Auth:
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _verified: OrderedDict[bytes, float] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    #: Checked for unknown users, so they cost as much as known ones.
-    _dummy_hash: str | None = None
+    #: Checked (answer ignored) for a user not in the file: the file's own costliest
+    #: hash, so an unknown user costs what a known one does. A hash made here at a
+    #: fixed cost would cost 32 times a known user's for a file at htpasswd -B's 5.
+    _dummy_hash: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        if self.users:
+            self._dummy_hash = max(self.users.values(), key=htpasswd.cost)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth | None:
@@ -192,8 +202,6 @@ class Auth:
                 return True
         hashed = self.users.get(user)
         if hashed is None:
-            if self._dummy_hash is None:
-                self._dummy_hash = htpasswd.hash_password(secrets.token_urlsafe(), cost=10)
             htpasswd.verify(password, self._dummy_hash)
             return False
         if not htpasswd.verify(password, hashed):
