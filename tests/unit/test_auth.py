@@ -340,6 +340,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
     [
         ("-m", "Apache MD5 ($apr1$)"),
         ("-s", "SHA-1 ({SHA})"),
+        ("-d", "crypt() or plain text"),  # DES crypt(3): 13 characters, no prefix
         ("-p", "plain text"),
     ],
 )
@@ -352,12 +353,41 @@ def test_other_hash_kinds_are_refused_at_start_up(tmp_path: Path, option: str, k
     assert_one_line_error(result, str(path), "line 2", "'old'", kind, "mjpeg-server passwd")
 
 
+@pytest.mark.parametrize(
+    ("option", "kind"),
+    [("-1", "MD5-crypt ($1$)"), ("-5", "SHA-256-crypt ($5$)"), ("-6", "SHA-512-crypt ($6$)")],
+)
+def test_crypt_hash_kinds_are_refused_at_start_up(tmp_path: Path, option: str, kind: str) -> None:
+    """crypt(3)'s $1$, $5$ and $6$, as openssl passwd (or an /etc/shadow) writes them."""
+    openssl = require_tool("openssl", "openssl")
+    made = subprocess.run(
+        [openssl, "passwd", option, "pw"], capture_output=True, text=True, check=True
+    )
+    path = tmp_path / "users"
+    path.write_text(f"old:{made.stdout.strip()}\n")
+    result = run_cli(["--auth-file", str(path), "--port", "0"])
+    assert_one_line_error(result, str(path), "line 1", "'old'", kind, "only bcrypt")
+
+
 def test_a_damaged_bcrypt_hash_is_refused_at_start_up(tmp_path: Path) -> None:
     path = tmp_path / "users"
     whole = htpasswd.hash_password("pw", cost=4)
     path.write_text(f"whole:{whole}\ncut:{whole[:-1]}\n")
     result = run_cli(["--auth-file", str(path), "--port", "0"])
     assert_one_line_error(result, str(path), "line 2", "'cut'", "damaged bcrypt hash")
+
+
+def test_bcrypt_as_apache_openbsd_and_older_libraries_write_it(tmp_path: Path) -> None:
+    """$2y$ (htpasswd -B), $2b$ (Python's bcrypt, OpenBSD) and $2a$ (older
+    libraries) are one algorithm for these passwords: each is accepted."""
+    made = htpasswd.hash_password("same secret", cost=4).removeprefix("$2y$")
+    path = tmp_path / "users"
+    path.write_text("".join(f"user{kind}:${kind}${made}\n" for kind in ("2y", "2b", "2a")))
+    with ServerProcess("--auth-file", str(path)) as server:
+        for kind in ("2y", "2b", "2a"):
+            ok = get(server, "/status", Authorization=basic(f"user{kind}", "same secret"))
+            assert ok.status_code == 200, kind
+            assert_challenged(get(server, "/status", Authorization=basic(f"user{kind}", "other")))
 
 
 def htpasswd_b(path: Path, user: str, password: str, cost: int) -> str:
