@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import sys
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from test_refusals import closed, half_sent_requests
 
 from mjpeg_server.client.stream import iter_frames
+from mjpeg_server.server.front_door import RESERVED_FDS
 from support.fixtures import FRAMES
 from support.server import ServerProcess
 from support.upstreams import Upstream, parts
@@ -19,10 +23,10 @@ TOKEN = "metrics-token-0123456789"
 
 
 def scrape(
-    server: ServerProcess, **headers: str
+    server: ServerProcess, session: requests.Session | None = None, **headers: str
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """``(sample name, sorted labels) → value`` of one scrape."""
-    response = requests.get(server.url("/metrics"), headers=headers, timeout=LIVENESS)
+    response = (session or requests).get(server.url("/metrics"), headers=headers, timeout=LIVENESS)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     return {
@@ -130,3 +134,60 @@ def test_frames_that_are_not_jpegs_are_counted() -> None:
         rejected = server.camera_status()["frames_rejected"]
         assert scrape(server)[("mjpeg_server_frames_rejected_total", camera("default"))] >= rejected
     assert all(frame.jpeg in FRAMES for frame in frames)
+
+
+def test_skipped_frames_and_an_idle_close_are_counted() -> None:
+    """A viewer capped at 4 fps of a 20 fps camera skips frames; with
+    --idle-timeout 0 the camera closes as it leaves. Both counters move, and
+    agree with /status."""
+    with ServerProcess("--camera", "emulated?fps=20", "--idle-timeout", "0") as server:
+        front = camera("default")
+        before = scrape(server)
+        assert before[("mjpeg_server_frames_skipped_total", front)] == 0
+        assert before[("mjpeg_server_camera_closes_total", front)] == 0
+        stream = iter_frames(server.url("/stream.mjpg?fps=4"), timeout=LIVENESS)
+        seqs = [frame.seq for frame in itertools.islice(stream, 3)]
+        stream.close()
+        wait_until(
+            lambda: server.camera_status()["closes"] == 1, LIVENESS, message="camera never closed"
+        )
+        status = server.camera_status()
+        after = scrape(server)
+    assert all(seq is not None for seq in seqs)
+    # At most one frame in 5 of a 20 fps camera: 4 or more skipped between two sent.
+    passed_over = sum(b - a - 1 for a, b in itertools.pairwise(seqs))  # type: ignore[operator]
+    assert passed_over >= 8, seqs
+    assert after[("mjpeg_server_frames_skipped_total", front)] == status["frames_skipped"]
+    assert after[("mjpeg_server_frames_skipped_total", front)] >= passed_over
+    assert after[("mjpeg_server_camera_opens_total", front)] == 1
+    assert after[("mjpeg_server_camera_closes_total", front)] == 1
+    assert after[("mjpeg_server_camera_state", camera("default", state="idle"))] == 1
+
+
+def test_connections_over_the_front_doors_limit_are_counted() -> None:
+    """The server starts with descriptors for 40 connections (prlimit; the front
+    door keeps RESERVED_FDS of its file limit back). The scrape's kept-alive
+    connection holds one place, 60 half-sent requests follow: every one the
+    front door closes at once is counted as refused, and only those."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("needs prlimit (util-linux) to start the server with a low file limit")
+    allowed = 40
+    limit = RESERVED_FDS + allowed
+    # A long header timeout: only refusals close connections during the test.
+    server = ServerProcess(
+        "--header-timeout", "300", wrapper=[prlimit, f"--nofile={limit}:{limit}", "--"]
+    )
+    with server, requests.Session() as session:
+        assert scrape(server, session)[("mjpeg_server_connections_refused_total", ())] == 0
+        with half_sent_requests(server, allowed + 20) as held:
+            # 40 places, one of them the session's: 21 or more of the 60 are refused.
+            wait_until(lambda: closed(held) >= 21, LIVENESS, message="nothing was refused")
+            wait_until(
+                lambda: (
+                    scrape(server, session)[("mjpeg_server_connections_refused_total", ())]
+                    == closed(held)
+                ),
+                LIVENESS,
+                message="the count never matched the connections closed",
+            )

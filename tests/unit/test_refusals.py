@@ -3,11 +3,12 @@ line per interval with a count, never one WARNING per refused request."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
@@ -120,6 +121,24 @@ def test_one_more_is_one_stream(lines: Callable[[], list[str]]) -> None:
     assert lines()[1] == "refused 1 more stream in the last 0 s: full"
 
 
+@contextlib.contextmanager
+def half_sent_requests(server: ServerProcess, count: int) -> Iterator[list[socket.socket]]:
+    """``count`` connections to ``server``, each sending the start of a request
+    head and no more, so that the front door holds them open (or refuses them);
+    closed on the way out."""
+    held: list[socket.socket] = []
+    port = int(server.base_url.rpartition(":")[2])
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=LIVENESS)
+            sock.sendall(b"GET / HTTP/1.1\r\n")  # and nothing more
+            held.append(sock)
+        yield held
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def closed(socks: list[socket.socket]) -> int:
     """How many of ``socks`` the server has closed (read without blocking)."""
     count = 0
@@ -148,22 +167,13 @@ def test_the_front_door_summarises_connections_over_its_limit() -> None:
     server = ServerProcess(
         "--camera", "emulated?fps=10", "--header-timeout", "300", wrapper=wrapper
     )
-    held: list[socket.socket] = []
     with server:
-        port = int(server.base_url.rpartition(":")[2])
         start = len(server.lines)
-        try:
-            for _ in range(allowed + 20):
-                sock = socket.create_connection(("127.0.0.1", port), timeout=LIVENESS)
-                sock.sendall(b"GET / HTTP/1.1\\r\\n")  # and nothing more: held open
-                held.append(sock)
+        with half_sent_requests(server, allowed + 20) as held:
             # The front door closes each connection it refuses at once (the others wait
             # for the rest of their request): wait until the 20 or so have seen it.
             wait_until(lambda: closed(held) >= 19, LIVENESS, message="nothing was refused")
             server.stop()
-        finally:
-            for sock in held:
-                sock.close()
     refusals = [line for line in server.lines[start:] if "refused" in line]
     assert len(refusals) == 2, refusals
     assert refusals[0].endswith(
