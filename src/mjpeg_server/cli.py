@@ -32,7 +32,7 @@ ENV_PREFIX = "MJPEG_SERVER_"
 SUBCOMMANDS = {
     "probe": "mjpeg_server.client.probe",
     "bench": "mjpeg_server.client.bench",
-    "passwd": "mjpeg_server.htpasswd",
+    "passwd": "mjpeg_server.server.htpasswd",
 }
 
 

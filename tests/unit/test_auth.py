@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from mjpeg_server import htpasswd
 from mjpeg_server.client.stream import HTTPStatusError, iter_frames
 from mjpeg_server.config import Settings
+from mjpeg_server.server import htpasswd
 from mjpeg_server.server.auth import MAX_FAILURES, Auth, FailureLimiter, warn_if_exposed
 from mjpeg_server.wire.jpeg import is_complete_jpeg
 from support.server import ServerProcess, run_cli

@@ -4,6 +4,7 @@ a wire format that does no I/O."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,21 @@ def test_importing_the_wire_format_does_not_load_flask() -> None:
 
 def test_every_spec_kind_has_a_backend() -> None:
     assert set(BACKENDS) == KINDS
+
+
+def test_every_module_the_readmes_architecture_table_names_exists() -> None:
+    """The table's first column: ``dir/a.py``, then ``b.py`` in the same directory
+    (``cameras/emulated.py``, ``picamera2.py``), or ``dir/`` for a package."""
+    root = Path(__file__).resolve().parents[2]  # the repository (tox installs a wheel)
+    package = root / "src" / "mjpeg_server"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    named = 0
+    for row in re.findall(r"^\| (`\w[^|]*\.py`|`\w[^|]*/`)[^|]* \|", readme, re.MULTILINE):
+        directory = ""
+        for name in re.findall(r"`([^`]+)`", row):
+            if "/" in name.rstrip("/"):
+                directory = name.rpartition("/")[0]
+            path = package / directory / name.rpartition("/")[2]
+            assert path.exists(), f"README names {name} ({path.relative_to(package)}): not found"
+            named += 1
+    assert named > 20

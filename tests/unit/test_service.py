@@ -17,7 +17,7 @@ import requests
 from mjpeg_server import __version__, config_file
 from mjpeg_server.cli import settings_from_args
 from mjpeg_server.config import ConfigError, Settings
-from mjpeg_server.htpasswd import set_password
+from mjpeg_server.server.htpasswd import set_password
 from support.server import ServerProcess, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

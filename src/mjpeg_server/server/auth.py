@@ -64,8 +64,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import htpasswd
 from ..config import ConfigError, Settings
+from . import htpasswd
 
 __all__ = ["Auth", "FailureLimiter", "install", "load_tokens", "warn_if_exposed"]
 

@@ -10,8 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from ._files import write_atomically
-from .config import ConfigError
+from .._files import write_atomically
+from ..config import ConfigError
 
 __all__ = [
     "BCRYPT_PREFIXES",
