@@ -100,3 +100,12 @@ def test_the_picture_s_end_is_found_past_fill_bytes_restarts_and_long_segments()
     exif = segment(0xE1, bytes(300) + EOI)  # long, and with an EOI inside
     picture = SOI + b"\xff" + exif + b"\xff\xd0" + sof(0xC0, 8, 8) + SCAN + EOI
     assert jpeg_end(picture + b"after" + EOI) == len(picture)
+
+
+def test_the_picture_s_end_is_searched_for_after_the_scan_header() -> None:
+    # A scan header is a segment like the others: bytes in it that read FF D9 (here a
+    # component selector 0xFF with tables 0xD9) are not the picture's end.
+    scan_header = segment(0xDA, b"\x01\xff\xd9\x00\x3f\x00")
+    picture = SOI + sof(0xC0, 8, 8) + scan_header + b"\x12\x34" + EOI
+    assert jpeg_end(picture) == len(picture)
+    assert jpeg_end(SOI + scan_header) is None  # nothing after the header: no EOI

@@ -6,6 +6,8 @@ dozen bytes for a camera JPEG; no pixel data is read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 SOI = b"\xff\xd8"
 EOI = b"\xff\xd9"
 
@@ -32,58 +34,52 @@ def jpeg_end(data: bytes) -> int | None:
     scan of the whole frame, tens of µs for 90 KB: for files read once, not for
     every frame of a stream (:func:`is_complete_jpeg` is the per-frame check).
     """
-    scan = _first_scan(data)
+    scan = _scan_data(data)
     if scan is None:
         return None
     end = data.find(EOI, scan)
     return None if end < 0 else end + len(EOI)
 
 
-def _first_scan(data: bytes) -> int | None:
-    """Index of the first SOS marker, found by walking the marker segments."""
+def _segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """(position, marker) of each marker segment with a length, from SOI up to and
+    including the first scan (SOS); stops where the bytes are no marker (no JPEG,
+    or cut short)."""
     if not data.startswith(SOI):
-        return None
+        return
     pos = 2
     end = len(data)
     while pos + 4 <= end:
         if data[pos] != 0xFF:
-            return None
+            return
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte before a marker
             pos += 1
         elif marker in _STANDALONE:
             pos += 2
-        elif marker == 0xDA:
-            return pos
         else:
+            yield pos, marker
+            if marker == 0xDA:  # start of scan: entropy-coded data follows
+                return
             pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+
+
+def _scan_data(data: bytes) -> int | None:
+    """Where the first scan's entropy-coded data starts: just past its SOS header."""
+    for pos, marker in _segments(data):
+        if marker == 0xDA:
+            return pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return None
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the frame header, or None if ``data`` has none."""
-    if not data.startswith(SOI):
-        return None
-    pos = 2
-    end = len(data)
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
-            continue
-        if marker in _STANDALONE:
-            pos += 2
-            continue
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+    """(width, height) from the frame header, or None if ``data`` has none before
+    its first scan."""
+    for pos, marker in _segments(data):
         if marker in _SOF_MARKERS:
-            if pos + 9 > end:
+            if pos + 9 > len(data):
                 return None
             height = int.from_bytes(data[pos + 5 : pos + 7], "big")
             width = int.from_bytes(data[pos + 7 : pos + 9], "big")
             return width, height
-        if marker == 0xDA:  # start of scan: entropy-coded data follows, no SOF seen
-            return None
-        pos += 2 + length
     return None
