@@ -105,7 +105,13 @@ def test_the_picture_s_end_is_found_past_fill_bytes_restarts_and_long_segments()
 def test_the_picture_s_end_is_searched_for_after_the_scan_header() -> None:
     # A scan header is a segment like the others: bytes in it that read FF D9 (here a
     # component selector 0xFF with tables 0xD9) are not the picture's end.
-    scan_header = segment(0xDA, b"\x01\xff\xd9\x00\x3f\x00")
-    picture = SOI + sof(0xC0, 8, 8) + scan_header + b"\x12\x34" + EOI
-    assert jpeg_end(picture) == len(picture)
-    assert jpeg_end(SOI + scan_header) is None  # nothing after the header: no EOI
+    for scan_header in (
+        segment(0xDA, b"\x01\xff\xd9\x00\x3f\x00"),
+        segment(0xDA, b"\x01\x01\x00\x00\xff\xd9"),  # in its last bytes
+        segment(0xDA, bytes(300) + EOI),  # a length over 255: both of its bytes count
+    ):
+        picture = SOI + sof(0xC0, 8, 8) + scan_header + b"\x12\x34" + EOI
+        assert jpeg_end(picture) == len(picture)
+        assert jpeg_end(SOI + scan_header) is None  # nothing after the header: no EOI
+        # An empty scan: the EOI right after the header is the end.
+        assert jpeg_end(SOI + scan_header + EOI) == len(SOI + scan_header + EOI)
