@@ -1,5 +1,9 @@
-"""The README's first command, as typed, with Debian's own Python (PEP 668 applies
-to it): a fresh venv, ``pip install .`` from PyPI, and the server answers."""
+"""The README's two commands, as typed, with Debian's own Python (PEP 668 applies
+to it): a fresh venv, ``pip install .`` from PyPI, and the server answers. The
+Raspberry Pi OS one makes the venv with ``--system-site-packages`` so that it
+sees apt's picamera2, which pip then reuses with whatever else apt put there
+(Debian's Jinja2, PyYAML …); off a Pi it runs with the emulated camera, and the
+picamera2 backend itself is tested on the fake (tox -e hil) and the SIL tier."""
 
 from __future__ import annotations
 
@@ -19,6 +23,12 @@ from support.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 FIRST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/mjpeg-server"
+PI_COMMAND = (
+    "python3 -m venv --system-site-packages .venv && .venv/bin/pip install . && "
+    ".venv/bin/mjpeg-server --camera picamera2"
+)
+#: Where Debian's (and Raspberry Pi OS's) apt puts Python packages, python3-picamera2's too.
+APT_PACKAGES = "/usr/lib/python3/dist-packages"
 _SERVING = re.compile(r"serving \d+ camera\(s\) on (http://\S+?)/ ")
 #: What the copy leaves out: this checkout's own venvs, caches and build output.
 _NOT_COPIED = shutil.ignore_patterns(
@@ -30,10 +40,15 @@ _NOT_COPIED = shutil.ignore_patterns(
 def test_readme_shows_the_command_tested_here() -> None:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
-    assert blocks[0] == FIRST_COMMAND
+    assert blocks[:2] == [FIRST_COMMAND, PI_COMMAND]
 
 
-def test_first_command_in_a_fresh_venv_of_debians_python(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [FIRST_COMMAND, PI_COMMAND.removesuffix(" --camera picamera2")],
+    ids=["debian-12", "raspberry-pi-os"],
+)
+def test_first_command_in_a_fresh_venv_of_debians_python(tmp_path: Path, command: str) -> None:
     if not DEBIAN_PYTHON.exists():
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{DEBIAN_PYTHON} is missing, and {REQUIRE_ENV}=1 requires it")
@@ -48,7 +63,7 @@ def test_first_command_in_a_fresh_venv_of_debians_python(tmp_path: Path) -> None
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        ["bash", "-c", FIRST_COMMAND + " --port 0"],
+        ["bash", "-c", command + " --port 0"],
         cwd=clone,
         env=env,
         stdout=subprocess.PIPE,
@@ -71,6 +86,11 @@ def test_first_command_in_a_fresh_venv_of_debians_python(tmp_path: Path) -> None
         snapshot = requests.get(base + "/snapshot.jpg", timeout=30)
         assert snapshot.status_code == 200
         assert snapshot.headers["Content-Type"] == "image/jpeg"
+        site = subprocess.run(
+            [clone / ".venv/bin/python", "-c", "import sys; print(sys.path)"],
+            capture_output=True, text=True, env=env, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        assert (APT_PACKAGES in site) == ("--system-site-packages" in command), site
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
