@@ -10,6 +10,7 @@ import requests
 from mjpeg_server.cameras import opencv
 from mjpeg_server.client.probe import Report
 from mjpeg_server.client.stream import ReceivedFrame
+from mjpeg_server.picture.settings import OVERLAY_HINT
 from mjpeg_server.wire.multipart import Headers
 from mjpeg_server.wording import counted
 from support.server import ServerProcess, run_cli
@@ -68,6 +69,7 @@ def test_server_log_says_1_viewer() -> None:
         server.wait_for_log(r"left camera 'default' .* \(0 viewers\)$", 30, start)
 
 
-def test_opencv_hint_names_the_extra_of_this_repository() -> None:
+def test_install_hints_name_the_extras_of_this_repository() -> None:
     # The package is not on PyPI: 'pip install mjpeg-server[opencv]' would fail.
     assert "pip install '.[opencv]'" in opencv.INSTALL_HINT
+    assert "pip install '.[picture]'" in OVERLAY_HINT

@@ -25,7 +25,7 @@ __all__ = ["MAX_OVERLAY", "PICTURE_OPTIONS", "PictureSettings", "picture_control
 PICTURE_OPTIONS = ("rotate", "hflip", "vflip", "overlay", "overlay_position")
 #: Longest overlay text (characters): a caption, not a page.
 MAX_OVERLAY = 200
-OVERLAY_HINT = "pip install 'mjpeg-server[picture]' (Pillow and numpy)"
+OVERLAY_HINT = "in the repository: pip install '.[picture]' (Pillow and numpy)"
 
 
 @dataclass(frozen=True)
