@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -19,6 +18,7 @@ from mjpeg_server.cli import settings_from_args
 from mjpeg_server.config import ConfigError, Settings
 from mjpeg_server.server.htpasswd import set_password
 from support.server import ServerProcess, run_cli
+from support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "mjpeg-server.service"
@@ -252,9 +252,7 @@ def test_systemd_unit_restarts_and_is_hardened() -> None:
 
 
 def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    analyze = require_tool("systemd-analyze", "systemd")
     executable = Path(sys.executable).with_name("mjpeg-server")
     assert executable.exists()
     unit = tmp_path / "mjpeg-server.service"
