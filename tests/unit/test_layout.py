@@ -103,3 +103,39 @@ def test_readme_architecture_table_names_every_module() -> None:
     }
     assert sorted(modules - covered) == []
     assert sorted(n for n in named if not (package / n).exists()) == []
+
+
+def _imports(folder: str) -> dict[str, set[str]]:
+    """Each module of a sub-package → the absolute names it imports (relative ones resolved)."""
+    package = Path(__file__).resolve().parents[2] / "src" / "mjpeg_server"
+    found: dict[str, set[str]] = {}
+    for module in sorted((package / folder).rglob("*.py")):
+        here = ["mjpeg_server", *module.relative_to(package).parent.parts]
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(module.read_text(), str(module))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level + 1] if node.level else []
+                names.add(".".join([*base, node.module] if node.module else base))
+        found[module.relative_to(package).as_posix()] = names
+    return found
+
+
+def test_the_layers_know_only_their_neighbours() -> None:
+    """The data path in imports: backends, picture work, the hub and the codec know no
+    HTTP server (``server/``, Flask, Werkzeug, h11); the server knows no device library."""
+    web = ("mjpeg_server.server", "flask", "werkzeug", "h11")
+    for folder in ("cameras", "picture", "hub", "wire"):
+        for module, names in _imports(folder).items():
+            assert not {n for n in names if n.startswith(web)}, module
+    devices = (
+        "picamera2",
+        "libcamera",
+        "cv2",
+        "mjpeg_server.cameras.picamera2",
+        "mjpeg_server.cameras.opencv",
+        "mjpeg_server.cameras.v4l2",
+    )
+    for module, names in _imports("server").items():
+        assert not {n for n in names if n.startswith(devices)}, module
