@@ -21,9 +21,6 @@ from typing import Any, NoReturn
 from . import __version__, config_file
 from .cameras import CameraError, SpecError
 from .config import ConfigError, Settings, parse_camera_arg
-from .server.app import create_app
-from .server.auth import warn_if_exposed
-from .server.serving import TlsError, bind_listener, load_tls, serve
 
 __all__ = ["main"]
 
@@ -322,17 +319,38 @@ def _run_subcommand(name: str, argv: Sequence[str]) -> int:
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return _run_subcommand(argv[0], argv[1:])
+def _import_server_without_openssl_hashes() -> None:
+    """Import the server with Python's own hashes, not OpenSSL's (3.4 MB of RSS idle).
 
-    settings, log_level = settings_from_args(argv, dict(os.environ))
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S %z",
-    )
+    Flask's import chain (werkzeug.security, itsdangerous, hmac) loads
+    ``_hashlib``, which maps OpenSSL's libcrypto: the biggest single item of an
+    idle server, for hashes the server computes only with ``--token``/
+    ``--auth-file`` (HMAC-SHA256 cache keys and cookies), where Python's built-in
+    SHA-256 serves as well. With ``_hashlib`` hidden during this one import,
+    ``hashlib`` and ``hmac`` fall back to their built-in implementations for the
+    life of the process. (TLS still loads libcrypto, through ``_ssl``, when
+    configured.) Only the server process does this, never an application that
+    imports the package: there ``hashlib`` keeps OpenSSL's hashes (scrypt too).
+    Does nothing if ``hashlib`` is already loaded.
+    """
+    if "hashlib" in sys.modules:
+        return
+    sys.modules["_hashlib"] = None  # type: ignore[assignment]  # "import _hashlib" raises
+    try:
+        import hashlib  # noqa: F401, PLC0415
+        import hmac  # noqa: F401, PLC0415
+    finally:
+        del sys.modules["_hashlib"]
+
+
+def _serve(settings: Settings) -> int:
+    # The server is imported here, not at the top: probe, bench and passwd never
+    # need Flask, and the server's import must come after the choice of hashes.
+    _import_server_without_openssl_hashes()
+    from .server.app import create_app  # noqa: PLC0415
+    from .server.auth import warn_if_exposed  # noqa: PLC0415
+    from .server.serving import TlsError, bind_listener, load_tls, serve  # noqa: PLC0415
+
     try:
         app = create_app(settings)
     except (SpecError, CameraError, ConfigError) as error:
@@ -355,3 +373,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     warn_if_exposed(settings, *listener.getsockname()[:2])
     serve(app, settings, listener, tls)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _run_subcommand(argv[0], argv[1:])
+
+    settings, log_level = settings_from_args(argv, dict(os.environ))
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+    )
+    return _serve(settings)
