@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -293,3 +293,53 @@ def test_several_viewers_get_the_same_parts_through_sendfile(
             reader.sock.close()
         wait_until(lambda: len(finished) == len(readers), LIVENESS)
         wait_until(lambda: memfds() == 0, LIVENESS)  # nobody watches: none kept
+
+
+def test_one_viewer_gets_its_parts_from_the_capture_thread(
+    fanout: FanOut, listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixed cost of a frame: below SENDFILE_FROM viewers the capture thread
+    sends a new part itself, so the loop is not woken for each one."""
+    finished: list[FanOutClient] = []
+    calls: list[object] = []
+    call_soon = fanout.loop.call_soon
+
+    def counted(callback: Callable[[], None]) -> bool:
+        calls.append(callback)
+        return call_soon(callback)
+
+    with hub_for(EmulatedCamera(FRAMES, fps=30)) as hub:
+        reader, server_side = connect(listener)
+        add(fanout, server_side, hub, finished)
+        reader.read_head()
+        reader.next_part()
+        monkeypatch.setattr(fanout.loop, "call_soon", counted)
+        parts = [reader.next_part() for _ in range(20)]
+        seqs = [seq for seq, _ in parts]
+        assert seqs == sorted(set(seqs))
+        for seq, jpeg in parts:
+            assert jpeg == FRAMES[seq % 3]
+        # A part the capture thread could not finish goes to the loop (a stalled
+        # reader on a loaded machine): some may, never all of them.
+        assert len(calls) < len(parts)
+
+
+def test_one_slow_viewer_gets_whole_parts(fanout: FanOut, listener: socket.socket) -> None:
+    """What the capture thread cannot send (a full socket) the loop finishes: the
+    slow viewer skips frames, and every part it gets is whole."""
+    finished: list[FanOutClient] = []
+    with hub_for(EmulatedCamera(FRAMES, fps=100)) as hub:
+        reader, server_side = connect(listener, rcvbuf=4096)
+        client = add(fanout, server_side, hub, finished)
+        wait_until(lambda: client.lagging, LIVENESS)
+        # Frames come meanwhile: the ones it cannot take it skips.
+        captured = hub.status().frames_captured
+        wait_until(lambda: hub.status().frames_captured >= captured + 5, LIVENESS)
+        reader.read_head()
+        parts = [reader.next_part() for _ in range(30)]
+        seqs = [seq for seq, _ in parts]
+        assert seqs == sorted(set(seqs))
+        for seq, jpeg in parts:
+            assert jpeg == FRAMES[seq % 3]
+        assert client.subscription.frames_skipped > 0
+        assert not finished

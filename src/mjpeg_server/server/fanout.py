@@ -14,6 +14,14 @@ On the loop (epoll, level-triggered):
   most one pending per hub, however fast it publishes); every *idle* client of
   that hub gets the newest part at once, usually in one ``send()`` of the
   shared ``bytes`` (no copy in Python, no per-client buffer);
+* **the fixed cost of a frame**: with fewer than :data:`SENDFILE_FROM` viewers
+  of a camera (over plain TCP), the capture thread itself sends the new part
+  to its idle viewer, non-blocking, instead of waking the loop: on a small VM
+  a thread's wake-up costs more CPU than the send, and the capture thread is
+  awake anyway. Only what it cannot finish (a partial send, a full socket, an
+  error) goes to the loop, as a queued call, which carries on as below. The
+  hub's lock (:attr:`_HubClients.lock`) makes the two threads take turns on
+  its clients: the loop holds it whenever it writes to or ends one;
 * every stream socket has ``TCP_NOTSENT_LOWAT`` = :data:`UNSENT_LIMIT`: the
   kernel reports it full once that many bytes wait unsent, instead of letting
   its autotuned buffer (megabytes) fill with seconds of old frames as
@@ -37,8 +45,9 @@ On the loop (epoll, level-triggered):
 
 Cost per delivered frame: one ``send()`` and a few attribute updates on the
 loop; per new frame: one queued call and at most one wake-up, whatever the
-number of clients. The loop never blocks on a client and contains every
-client's errors: a broken client ends only itself.
+number of clients (none with one viewer: the capture thread sends). The loop
+never blocks on a client and contains every client's errors: a broken client
+ends only itself.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ import os
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -98,6 +108,7 @@ class FanOutClient:
         "_file",
         "_lagged",
         "_lagging",
+        "_lock",
         "_offset",
         "_progress_at",
         "finished",
@@ -137,6 +148,9 @@ class FanOutClient:
         self._lagged = False  # ever: its socket then has LAGGING_UNSENT_LIMIT
         # Loop time of the last byte the socket took while lagging (send deadline).
         self._progress_at = 0.0
+        # The hub's clients' lock (_HubClients.lock, set by FanOut.add), held to
+        # write to or end the client.
+        self._lock = threading.RLock()
 
     @property
     def lagging(self) -> bool:
@@ -173,6 +187,10 @@ class _PartFile:
 @dataclass(eq=False)
 class _HubClients:
     clients: set[FanOutClient] = field(default_factory=set)
+    #: Held by whichever thread writes to these clients or ends one: the loop, or
+    #: the capture thread sending a new part directly. Reentrant: ending a client
+    #: happens inside a write.
+    lock: threading.RLock = field(default_factory=threading.RLock)
     #: Version of the last part handed out, and when (loop time): heartbeats are
     #: due ``heartbeat_interval`` after the last activity.
     version: int = 0
@@ -213,6 +231,8 @@ class FanOut:
         self._retry = retry_errors(tls=tls)
         # sendfile() cannot write through TLS: that goes through the SSL object.
         self._sendfile = not tls and hasattr(os, "memfd_create")
+        # Nor may two threads use one SSL object: under TLS only the loop writes.
+        self._direct = not tls
         #: Counts streams ended by the send deadline (``send_timeouts``).
         self.stats = stats or FrontDoorStats()
         self._own_loop = loop is None
@@ -264,6 +284,8 @@ class FanOut:
                 entry = self._hubs[hub] = _HubClients()
                 entry.deliver = partial(self._deliver, hub, entry)
                 hub.add_listener(partial(self._on_publish, entry))
+            if not closed:
+                client._lock = self._hubs[hub].lock
         if closed or not self._loop.call_soon(partial(self._admit, client)):
             client.reason = SERVER_STOPPED
             self._finish_unregistered(client)
@@ -282,9 +304,47 @@ class FanOut:
 
     def _on_publish(self, entry: _HubClients, hub: CaptureHub) -> None:
         # On the capture thread: queue one delivery, however many parts come first.
-        if not entry.wake_pending:
-            entry.wake_pending = True
-            self._loop.call_soon(entry.deliver)
+        if entry.wake_pending:
+            return
+        if self._direct and len(entry.clients) < SENDFILE_FROM and self._send_directly(entry, hub):
+            return
+        entry.wake_pending = True
+        self._loop.call_soon(entry.deliver)
+
+    def _send_directly(self, entry: _HubClients, hub: CaptureHub) -> bool:
+        """On the capture thread: send the newest part to the hub's idle clients
+        without waking the loop. False if the loop must carry on (a partial send,
+        a full socket, an error, a client that lags or is busy, the hub closing)."""
+        with entry.lock:
+            clients = list(entry.clients)
+            if hub.closed or any(
+                c._buffer is not None or c._file is not None or c._lagged for c in clients
+            ):
+                return False
+            done = True
+            for client in clients:
+                try:
+                    part = client.subscription.poll()
+                except HubClosed:
+                    return False
+                if part is None:
+                    continue
+                data = part.wire(client.layout)
+                try:
+                    sent = client.sock.send(data)
+                except OSError:  # full, or gone: the loop's write says which
+                    sent = 0
+                if sent < len(data):
+                    client._buffer = memoryview(data)
+                    client._offset = sent
+                    done = False
+            if done:
+                latest = hub.latest()
+                if latest is not None:
+                    entry.version = latest.version
+                # The loop's clock (time.monotonic), for its heartbeat timer.
+                entry.active_at = time.monotonic()
+            return done
 
     # -- the loop's thread -------------------------------------------------------
 
@@ -302,7 +362,8 @@ class FanOut:
             return
         self._clients[fd] = client
         entry = self._hubs[client.hub]
-        entry.clients.add(client)
+        with entry.lock:
+            entry.clients.add(client)
         if entry.heartbeat is None:
             entry.active_at = loop.now
             entry.heartbeat = loop.call_at(
@@ -320,14 +381,17 @@ class FanOut:
             for client in list(entry.clients):
                 self._end(client, SERVER_STOPPED)
             return
-        latest = hub.latest()
-        if latest is None or latest.version == entry.version:
-            return
-        entry.version = latest.version
-        entry.active_at = self._loop.now
-        for client in list(entry.clients):
-            if client._buffer is None and client._file is None:
-                self._write(client)
+        with entry.lock:
+            latest = hub.latest()
+            if latest is None or latest.version == entry.version:
+                return
+            entry.version = latest.version
+            entry.active_at = self._loop.now
+            # Outside _write only a lagging client has a part: it waits for EPOLLOUT.
+            # (A client the capture thread left mid-part is not lagging yet.)
+            for client in list(entry.clients):
+                if not client._lagging:
+                    self._write(client)
 
     def _heartbeat(self, hub: CaptureHub, entry: _HubClients) -> None:
         """Re-send the newest part to idle clients after ``heartbeat_interval`` of silence."""
@@ -337,12 +401,13 @@ class FanOut:
         now = self._loop.now
         if now - entry.active_at >= self.heartbeat_interval:
             entry.active_at = now
-            for client in list(entry.clients):
-                beat = hub.heartbeat(client.layout)
-                if beat is not None and client._buffer is None and client._file is None:
-                    client._buffer = memoryview(beat)
-                    client._offset = 0
-                    self._write(client)
+            with entry.lock:
+                for client in list(entry.clients):
+                    beat = hub.heartbeat(client.layout)
+                    if beat is not None and client._buffer is None and client._file is None:
+                        client._buffer = memoryview(beat)
+                        client._offset = 0
+                        self._write(client)
         entry.heartbeat = self._loop.call_at(
             entry.active_at + self.heartbeat_interval, partial(self._heartbeat, hub, entry)
         )
@@ -373,6 +438,10 @@ class FanOut:
 
     def _write(self, client: FanOutClient) -> None:
         """Write as much as the socket takes: the unfinished part, then newer ones."""
+        with client._lock:  # the capture thread may be sending to this hub's clients
+            self._write_locked(client)
+
+    def _write_locked(self, client: FanOutClient) -> None:
         sock = client.sock
         while True:
             if client._buffer is None and client._file is None and not self._next_part(client):
@@ -479,21 +548,22 @@ class FanOut:
             self._sweep = self._loop.call_later(self._sweep_interval(), self._sweep_waiting)
 
     def _end(self, client: FanOutClient, reason: str) -> None:
-        try:
-            fd = client.sock.fileno()
-        except OSError:
-            fd = -1
-        if self._clients.get(fd) is not client:
-            return
-        del self._clients[fd]
-        self._waiting.discard(client)
-        entry = self._hubs[client.hub]
-        entry.clients.discard(client)
-        if not entry.clients:
-            entry.files.clear()  # no memfd is kept for a camera nobody watches
-        self._loop.unregister(fd)
-        client.reason = reason
-        self._finish_unregistered(client)
+        with client._lock:  # never closed while the capture thread sends to it
+            try:
+                fd = client.sock.fileno()
+            except OSError:
+                fd = -1
+            if self._clients.get(fd) is not client:
+                return
+            del self._clients[fd]
+            self._waiting.discard(client)
+            entry = self._hubs[client.hub]
+            entry.clients.discard(client)
+            if not entry.clients:
+                entry.files.clear()  # no memfd is kept for a camera nobody watches
+            self._loop.unregister(fd)
+            client.reason = reason
+            self._finish_unregistered(client)
 
     @staticmethod
     def _finish_unregistered(client: FanOutClient) -> None:
