@@ -35,6 +35,7 @@ from support.server import ServerProcess
 EXCLUSIVE = "exclusive"
 HARDWARE_ENCODER = "hardware-encoder"
 EXPOSURE_GAIN = "exposure-gain"
+REAL_TIME_SENSOR = "real-time-sensor"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,9 @@ SIL_LACKS: Mapping[str, str] = {
     HARDWARE_ENCODER: "the virtual camera has no hardware encoder (no V4L2 M2M JPEG node)",
     EXPOSURE_GAIN: "the virtual camera has no exposure or gain controls (libcamera does not "
     "advertise them)",
+    REAL_TIME_SENSOR: "the virtual camera's sensor is software on the machine's shared CPU: "
+    "when other work starves it, it loses frames as a sensor with no buffer queued does, "
+    "which says nothing of the kit (the frames it lost are reported as camera_gaps)",
 }
 
 
@@ -236,14 +240,17 @@ class StreamFigures:
             camera_gaps=capture.seq_gaps - server_skipped,
         )
 
-    def check(self) -> None:
-        """The camera kept its frame rate (issue 4 §5 tolerances)."""
+    def check(self, camera: HilCamera) -> None:
+        """The camera kept its frame rate (issue 4 §5 tolerances); every frame missing
+        from the stream was one the server skipped for a slow client, unless the
+        camera lacks a real-time sensor (then camera_gaps is a figure, not a check)."""
         period_ms = 1000 / self.fps_configured
         assert self.fps_measured == _within(self.fps_configured, 0.05), self
         assert self.interval_median_ms == _within(period_ms, 0.10), self
         assert self.early_frames == 0, self
         assert self.interval_p99_ms <= 2 * period_ms, self
-        assert self.camera_gaps <= 0, self
+        if REAL_TIME_SENSOR not in camera.lacks:
+            assert self.camera_gaps <= 0, self
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
