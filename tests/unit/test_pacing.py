@@ -84,6 +84,31 @@ def test_after_a_pause_the_next_frame_comes_at_once_without_a_burst() -> None:
     assert indices == [0, 6, 12, 18, 24]
 
 
+def test_a_frame_exactly_due_is_taken_and_one_a_whole_interval_late_restarts_the_schedule() -> None:
+    # A camera of unknown rate (0): no early tolerance, so the edges are exact.
+    # Quarter seconds: binary fractions, exact in floating point.
+    rate = RateCap(4, 0)
+    assert rate.fps == 4
+    assert rate.take(0.0)
+    assert not rate.take(0.125)  # early by half an interval: no tolerance to cover it
+    assert rate.take(0.25)  # exactly due: due next at 0.5
+    # Exactly a whole interval past due: the schedule restarts here (due next at
+    # 1.0), it does not bank the missed one (due at 0.75).
+    assert rate.take(0.75)
+    assert not rate.take(0.875)
+    assert rate.take(1.0)
+
+
+def test_a_frame_early_by_less_than_the_tolerance_is_taken() -> None:
+    # One frame a second, capped to one in two: a frame up to 0.6 s early is due.
+    rate = RateCap(0.5, 1)
+    assert rate.take(0.0)
+    assert rate.take(1.5)  # 0.5 s before due (2.0)
+    rate = RateCap(0.5, 1)
+    assert rate.take(0.0)
+    assert not rate.take(1.375)  # 0.625 s early: not yet
+
+
 def test_cap_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateCap(0, 30)
