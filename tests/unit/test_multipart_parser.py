@@ -537,7 +537,8 @@ def test_eof_elsewhere_is_an_error(stream: bytes, message: str) -> None:
 def test_feed_after_the_end_is_a_usage_error() -> None:
     parser = MultipartParser("b")
     parser.feed(b"")
-    with pytest.raises(RuntimeError, match="after the end of the stream"):
+    message = r"^feed\(\) called after the end of the stream \(b''\)$"
+    with pytest.raises(RuntimeError, match=message):
         parser.feed(b"x")
 
 
