@@ -401,3 +401,31 @@ def test_settings_the_open_camera_refuses_leave_it_running() -> None:
         status = hub.status()
     assert (status.opens, status.closes) == (1, 0)
     assert hub.camera is camera
+
+
+def test_a_wait_of_under_a_second_waits_for_the_part() -> None:
+    hub, camera, _ = fed_hub()
+    test_thread = threading.get_ident()
+    asked = 0
+    waiting = threading.Event()
+    hub_clock = hub.clock
+
+    def watched_clock() -> float:
+        # next_part reads the clock for its deadline, then for the time left
+        # before it waits: after the second read it is waiting (it holds the
+        # hub's lock until then, so a part cannot slip in before).
+        nonlocal asked
+        if threading.get_ident() == test_thread:
+            asked += 1
+            if asked == 2:
+                waiting.set()
+        return hub_clock()
+
+    hub.clock = watched_clock
+    feeder = threading.Thread(target=lambda: waiting.wait(LIVENESS) and camera.feed(1000.0))
+    with hub, hub.subscribe() as viewer:
+        feeder.start()
+        part = viewer.next_part(0.5)  # the hub's clock stands still: it never runs out
+    feeder.join(LIVENESS)
+    assert part is not None
+    assert part.version == 1
