@@ -77,21 +77,36 @@ def test_a_transpose_asked_of_libcamera_comes_back_refused(opened: OpenCameras) 
     assert picam.camera_configuration()["transform"] == libcamera.Transform()
 
 
-@pytest.mark.parametrize("options", ["", "&rotate=90", "&rotate=180", "&rotate=270&hflip=1"])
-def test_the_overlay_is_drawn_into_the_real_buffers(options: str, opened: OpenCameras) -> None:
+@pytest.mark.parametrize(
+    ("options", "position"),
+    [
+        ("", "top-left"),
+        ("&rotate=90", "top-left"),
+        ("&rotate=180", "top-left"),
+        ("&rotate=270&hflip=1", "top-left"),
+        ("", "bottom-right"),
+        ("&rotate=90", "top-right"),
+        ("&rotate=180", "bottom"),
+    ],
+)
+def test_the_overlay_is_drawn_into_the_real_buffers(
+    options: str, position: str, opened: OpenCameras
+) -> None:
     """Through picamera2's pre_callback and MappedArray into the NV12 buffer, before
-    JpegEncoder: the text at the top left of the picture that comes out, nothing else
-    changed, and no decode or second encode anywhere. (Compared with the same camera's
-    frames without the overlay: libcamera's scaling differs from Pillow's at edges.)"""
+    JpegEncoder: the text where overlay_position puts it in the picture that comes out,
+    nothing else changed, and no decode or second encode anywhere. (Compared with the
+    same camera's frames without the overlay: libcamera's scaling differs from Pillow's
+    at edges.)"""
     plain = open_camera(f"{SPEC}{options}", opened)
     without = [pictures.pixels(frame.jpeg) for frame in read_frames(plain, 6)]
     plain.close()
-    camera = open_camera(f"{SPEC}&overlay=%H:%M:%S+{{camera}}{options}", opened)
+    overlay = f"&overlay=%H:%M:%S+{{camera}}&overlay_position={position}"
+    camera = open_camera(f"{SPEC}{overlay}{options}", opened)
     assert camera._picam.camera_configuration()["main"]["format"] == "NV12"
     pipeline = camera._pipeline
     assert pipeline is None or pipeline._overlay is None
     for frame in read_frames(camera, 3):
-        pictures.assert_text_top_left(pictures.overlay_diff(frame.jpeg, without))
+        pictures.assert_text_at(pictures.overlay_diff(frame.jpeg, without), position)
     assert camera._draw_failures == 0
 
 

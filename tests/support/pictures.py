@@ -84,11 +84,20 @@ def overlay_diff(jpeg: bytes, pictures: list[np.ndarray]) -> np.ndarray:
     return diff
 
 
-def assert_text_top_left(diff: np.ndarray, *, noise: float = 100) -> None:
-    """Text in the picture's top-left corner, and nothing changed below it."""
+def assert_text_at(diff: np.ndarray, position: str = "top-left", *, noise: float = 100) -> None:
+    """Text where ``position`` (an ``overlay_position``) puts it: in the top or bottom
+    sixth, centred in the half it names (``top``/``bottom``: in the middle half), and
+    nothing changed beyond the quarter of the picture on that side."""
     height, width = diff.shape
-    assert (diff[: height // 6, : width // 2] > noise).sum() > 50, "no text at the top left"
-    assert (diff[height // 4 :] > noise).sum() == 0, "the picture changed outside the overlay"
+    top = position.startswith("top")
+    band = diff[: height // 6] if top else diff[height - height // 6 :]
+    _, columns = np.nonzero(band > noise)
+    assert len(columns) > 50, f"no text at the {position}"
+    low, high = {"left": (0, 0.5), "right": (0.5, 1), "": (0.25, 0.75)}[position.partition("-")[2]]
+    centre = columns.mean() / width
+    assert low < centre < high, f"the text is centred at {centre:.2f} of the width: not {position}"
+    rest = diff[height // 4 :] if top else diff[: height - height // 4]
+    assert (rest > noise).sum() == 0, "the picture changed outside the overlay"
 
 
 def luminance_dc_quantiser(jpeg: bytes) -> int:

@@ -166,7 +166,27 @@ def test_the_overlay_is_drawn_into_the_buffer_upright(options: str, opened: Open
     pipeline = camera._pipeline
     assert pipeline is None or pipeline._overlay is None  # never decode-draw-encode here
     for frame in read_frames(camera, 3):
-        pictures.assert_text_top_left(overlay_diff(frame.jpeg))
+        pictures.assert_text_at(overlay_diff(frame.jpeg))
+
+
+@pytest.mark.parametrize(
+    ("position", "options"),
+    [
+        ("top-right", ""),
+        ("bottom-left", "&rotate=90"),
+        ("bottom-right", "&vflip=1"),
+        ("top", "&rotate=270"),
+        ("bottom", ""),
+    ],
+)
+def test_the_overlay_goes_where_overlay_position_says(
+    position: str, options: str, opened: OpenCameras
+) -> None:
+    """In the picture that comes out, also through a quarter turn after the camera."""
+    spec = f"picamera2?size=640x360&overlay=%H:%M:%S+{{camera}}&overlay_position={position}"
+    camera = open_camera(spec + options, opened)
+    for frame in read_frames(camera, 3):
+        pictures.assert_text_at(overlay_diff(frame.jpeg), position)
 
 
 def test_the_overlay_changes_live(opened: OpenCameras) -> None:
@@ -176,7 +196,7 @@ def test_the_overlay_changes_live(opened: OpenCameras) -> None:
     assert camera.adopt(create_camera("picamera2?size=640x360&overlay=%H:%M"))
     # Frames the encoder had already made come first; then the text is there.
     frame = wait_until(lambda: with_text(read_frames(camera, 1)[0]), LIVENESS, interval=0)
-    pictures.assert_text_top_left(overlay_diff(frame.jpeg))
+    pictures.assert_text_at(overlay_diff(frame.jpeg))
     assert camera.adopt(create_camera("picamera2?size=640x360"))
     assert camera._picam.pre_callback is None
     wait_until(lambda: not with_text(read_frames(camera, 1)[0]), LIVENESS, interval=0)

@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 
 from mjpeg_server.cameras import Camera, create_camera
+from mjpeg_server.cameras.emulated import bundled_frames_dir
 from mjpeg_server.client.stream import iter_frames
 from mjpeg_server.wire.jpeg import jpeg_size
+from support import pictures
 from support.server import ServerProcess
 from support.waiting import LIVENESS
 
@@ -106,3 +108,34 @@ def test_emulated_size_and_quality_are_done_once_at_open() -> None:
     frames = frames_of(camera, 6)
     assert {jpeg_size(jpeg) for jpeg in frames} == {(320, 240)}
     assert len(set(frames)) == 3  # the three test frames, re-encoded once, then cycled
+
+
+# -- the emulated camera: each option on the frames it plays ------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulated_pictures() -> list[np.ndarray]:
+    return pictures.references(bundled_frames_dir(), (640, 480))
+
+
+@pytest.mark.parametrize(
+    "options", ["hflip=1", "vflip=1", "rotate=90", "rotate=180", "rotate=270&hflip=1"]
+)
+def test_emulated_turns_its_frames(options: str, emulated_pictures: list[np.ndarray]) -> None:
+    camera = create_camera(f"emulated?fps=100&{options}")
+    asked = camera.picture.orientation  # type: ignore[attr-defined]
+    for jpeg in frames_of(camera, 3):
+        shown, _ = pictures.best_match(jpeg, emulated_pictures)
+        assert shown.tj_op == asked.tj_op, (shown, asked)
+
+
+@pytest.mark.parametrize(
+    ("position", "options"),
+    [("top-left", ""), ("top-right", "&rotate=90"), ("bottom-left", ""), ("bottom", "&vflip=1")],
+)
+def test_emulated_overlay_goes_where_overlay_position_says(
+    position: str, options: str, emulated_pictures: list[np.ndarray]
+) -> None:
+    spec = f"emulated?fps=100&overlay=%H:%M:%S+{{camera}}&overlay_position={position}{options}"
+    for jpeg in frames_of(create_camera(spec), 3):
+        pictures.assert_text_at(pictures.overlay_diff(jpeg, emulated_pictures), position)
