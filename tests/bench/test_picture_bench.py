@@ -20,6 +20,11 @@ Rotation by 90° three ways, to choose by:
 Then the other controls as the server runs them: flips (lossless), the
 overlay (decode to YUV, draw, encode), overlay plus rotation, and the cost of
 a control that is not set (the emulated camera's read with no pipeline).
+
+Last, the overlay as a Pi camera draws it: blended into the camera's buffer
+before its encoder (NV12 as on the SIL stack, XBGR8888 as on a Pi). The whole
+Pi camera path (libcamera's Transform, the quarter turn, the pre-callback on
+the real picamera2) is measured on the SIL stack: ``tox -e sil-bench -- picture``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
@@ -178,3 +184,39 @@ def test_unused_controls_emulated_read(benchmark: BenchmarkFixture, jpeg: bytes)
         run(benchmark, jpeg, read)
     finally:
         camera.close()
+
+
+# -- a Pi camera: the overlay drawn into the camera's buffer (picamera2's pre_callback) --
+
+
+@pytest.fixture(params=["NV12", "XBGR8888"])
+def camera_buffer(request: pytest.FixtureRequest, jpeg: bytes) -> tuple[str, tuple[int, int], Any]:
+    """A camera's buffer of the frame's size: NV12 (the SIL stack's virtual camera) or
+    XBGR8888 (picamera2's default video format on a Pi)."""
+    np = pytest.importorskip("numpy")
+    width, height = jpeg_size(jpeg) or (0, 0)
+    depth = 4 if request.param == "XBGR8888" else 1
+    size = width * height * depth + (width * height // 2 if depth == 1 else 0)
+    return request.param, (width, height), np.full(size, 100, np.uint8)
+
+
+@CPU
+def test_overlay_into_the_camera_buffer(
+    benchmark: BenchmarkFixture, camera_buffer: tuple[str, tuple[int, int], Any]
+) -> None:
+    """What picamera2's pre-callback does per frame: blend the clock into the buffer
+    before the camera's encoder (no decode, no encode)."""
+    from mjpeg_server.picture.buffers import BufferOverlay  # noqa: PLC0415
+    from mjpeg_server.picture.overlay import TextOverlay  # noqa: PLC0415
+
+    fmt, (width, height), buffer = camera_buffer
+    depth = 4 if fmt == "XBGR8888" else 1
+    drawer = BufferOverlay(
+        TextOverlay("{camera} %Y-%m-%d %H:%M:%S {fps} fps", "bottom-left", camera="front"),
+        format=fmt,
+        size=(width, height),
+        stride=width * depth,
+    )
+    seq = iter(range(1 << 62))
+    benchmark.extra_info.update(size=f"{width}x{height}", format=fmt)
+    benchmark(lambda: drawer.draw(buffer, 1_700_000_000 + next(seq) / 30))

@@ -15,8 +15,11 @@ Where libcamera cannot be built (no source, build packages missing) only
 ``MJPEG_SERVER_REQUIRE_SIL=1`` (``.ci/run``). Results: ``artifacts/sil/``.
 
     python tests/sil/run.py --bench [arguments]   (tox -e sil-bench)
+    python tests/sil/run.py --bench picture [arguments]   (tox -e sil-bench -- picture)
 
-runs ``tests/sil/bench_jpeg.py`` on the stack instead: figures, not tests.
+runs ``tests/sil/bench_jpeg.py`` (the Pi 5's JPEG path), or
+``tests/sil/bench_picture.py`` (the picture controls on a Pi camera), on the
+stack instead: figures, not tests.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ def main(argv: list[str]) -> int:
         if stack.prefix is None:
             print(f"sil-bench: no SIL stack: {stack.unavailable}", file=sys.stderr)
             return 1
-        command = [sys.executable, "tests/sil/bench_jpeg.py", *argv[1:]]
+        picture = argv[1:2] == ["picture"]
+        script = "tests/sil/bench_picture.py" if picture else "tests/sil/bench_jpeg.py"
+        command = [sys.executable, script, *argv[2 if picture else 1 :]]
         # The adaptations make libcamera log expected errors (no dma-buf provider,
         # no Raw role) at every open: keep the figures readable.
         env = {**os.environ, **stack.env, "LIBCAMERA_LOG_LEVELS": "*:FATAL"}
