@@ -207,6 +207,9 @@ def test_a_post_must_be_json(server: ServerProcess) -> None:
         ("emulated?rotate=45", "option rotate='45' is not one of 0, 90, 180, 270"),
         ("emulated?overlay_position=middle", "overlay_position='middle' is not one of"),
         ("http://cam/#hflip=2", "option hflip='2' is not 0 or 1"),
+        ("picamera2?rotate=45", "option rotate='45' is not one of 0, 90, 180, 270"),
+        ("picamera2?AwbMode=", "AwbMode='' is not a number, true/false or a name"),
+        ("opencv:0?brightness=bright", "brightness='bright' is not a number"),
     ],
 )
 def test_bad_values_at_start_up_are_one_line_and_exit_2(spec: str, message: str) -> None:

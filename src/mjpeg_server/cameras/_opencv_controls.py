@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from . import v4l2
 from .controls import Control
 
-__all__ = ["PROPERTIES", "DeviceControl", "device_controls", "is_property"]
+__all__ = ["PROPERTIES", "DeviceControl", "check_form", "device_controls", "is_property"]
 
 #: ``cv2.CAP_PROP_*`` → the V4L2 control it sets (<linux/v4l2-controls.h>), as OpenCV's
 #: cap_v4l.cpp maps them (``capPropertyToV4L2``): the image controls of a webcam.
@@ -56,6 +56,20 @@ def is_property(option: str) -> bool:
     return option.islower() and option.upper() in PROPERTIES
 
 
+def check_form(name: str, raw: str) -> None:
+    """What can be checked before the device has said its controls' limits: a number,
+    or a true/false word (ValueError saying why not). The limits are checked when it opens."""
+    if raw.lower() not in _BOOLEAN_WORDS:
+        _number(name, raw)
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
 @dataclass(frozen=True)
 class DeviceControl:
     """One image control a device has: its option name and the driver's limits."""
@@ -77,10 +91,7 @@ class DeviceControl:
         """``raw`` as a value the driver takes; ValueError saying why not."""
         if self.is_bool and raw.lower() in _BOOLEAN_WORDS:
             return _BOOLEAN_WORDS[raw.lower()]
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"{self.name}={raw!r} is not a number") from None
+        number = _number(self.name, raw)
         low, high = self.limits.minimum, self.limits.maximum
         if not math.isfinite(number) or number != int(number) or not low <= number <= high:
             raise ValueError(f"{self.name}={raw!r} is not a whole number from {low} to {high}")

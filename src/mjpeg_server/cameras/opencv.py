@@ -46,7 +46,7 @@ from ..picture import PICTURE_OPTIONS, PictureSettings
 from ..picture.settings import picture_controls
 from ..wire.jpeg import SOI
 from ._handoff import LatestFrames
-from ._opencv_controls import DeviceControl, device_controls, is_property
+from ._opencv_controls import DeviceControl, check_form, device_controls, is_property
 from ._picture import SoftwarePicture
 from .base import Camera, CameraBusy, CameraError, CameraFailed, CameraNotFound, Frame
 from .controls import Control, quality_control
@@ -92,8 +92,10 @@ def _device_values(
     index: int, properties: Mapping[str, str], known: list[DeviceControl] | None
 ) -> dict[str, int]:
     """The image controls as values the driver takes; ValueError saying what is wrong.
-    ``known`` None (the device was never opened here): checked when it opens."""
+    ``known`` None (the device was never opened here): the form only, the rest when it opens."""
     if known is None:
+        for name, raw in properties.items():
+            check_form(name, raw)
         return {}
     by_name = {control.name: control for control in known}
     values = {}
