@@ -214,3 +214,15 @@ def run_cli(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedP
         timeout=timeout,
         check=False,
     )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """What every bad flag, spec, config or file must end in: exit status 2 and one
+    line on stderr, ``mjpeg-server: error: …``, holding each of ``fragments``."""
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "", result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("mjpeg-server: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -36,3 +36,14 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise Timeout(message or f"condition not met within {timeout} s: {condition!r}")
         time.sleep(interval)
+
+
+class ManualClock:
+    """A clock that stands still until the test moves it (``clock.now += 1``): hubs
+    and cameras given it count and number exactly, with nothing timed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

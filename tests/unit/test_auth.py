@@ -19,7 +19,7 @@ from mjpeg_server.config import Settings
 from mjpeg_server.server import htpasswd
 from mjpeg_server.server.auth import MAX_FAILURES, Auth, FailureLimiter, warn_if_exposed
 from mjpeg_server.wire.jpeg import is_complete_jpeg
-from support.server import ServerProcess, run_cli
+from support.server import ServerProcess, assert_one_line_error, run_cli
 from support.tools import require_tool
 from support.waiting import LIVENESS
 
@@ -324,15 +324,6 @@ def test_bcrypt_is_imported_only_for_an_auth_file(auth_file: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False", "True"]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("mjpeg-server: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.mark.parametrize(

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 
 from mjpeg_server.cameras import CameraSpec
 from mjpeg_server.cli import settings_from_args
 from mjpeg_server.config import CameraConfig, Settings
-from support.server import run_cli
+from support.server import assert_one_line_error, run_cli
 
 
 def parse(*argv: str, **environ: str) -> Settings:
     settings, _ = settings_from_args(list(argv), dict(environ))
     return settings
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("mjpeg-server: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_defaults() -> None:

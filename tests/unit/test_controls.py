@@ -13,7 +13,7 @@ import requests
 
 from mjpeg_server.client.stream import MJPEGStream, ReceivedFrame, open_stream
 from mjpeg_server.wire.jpeg import jpeg_size
-from support.server import ServerProcess, run_cli
+from support.server import ServerProcess, assert_one_line_error, run_cli
 from support.waiting import LIVENESS, wait_until
 
 
@@ -213,11 +213,7 @@ def test_a_post_must_be_json(server: ServerProcess) -> None:
     ],
 )
 def test_bad_values_at_start_up_are_one_line_and_exit_2(spec: str, message: str) -> None:
-    result = run_cli(["--camera", spec])
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert message in lines[0]
+    assert_one_line_error(run_cli(["--camera", spec]), message)
 
 
 def test_controls_need_credentials_once_access_control_is_on() -> None:

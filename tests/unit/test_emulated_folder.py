@@ -22,18 +22,9 @@ import pytest
 from mjpeg_server.cameras.emulated import EmulatedCamera, load_frames
 from mjpeg_server.wire.jpeg import is_complete_jpeg, jpeg_end
 from support.fixtures import FRAMES
-from support.server import run_cli
+from support.server import assert_one_line_error, run_cli
 
 TIMEOUT = 30.0  # a hang fails the test (subprocess.TimeoutExpired), it never passes
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("mjpeg-server: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def start(folder: Path) -> subprocess.CompletedProcess[str]:

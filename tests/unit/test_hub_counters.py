@@ -19,23 +19,13 @@ from mjpeg_server.cameras import Camera, CameraFailed, CameraNotFound, Frame
 from mjpeg_server.hub import CaptureHub, HubSettings, HubState, Part, Subscription
 from mjpeg_server.wire.multipart import PartEncoder
 from support.fixtures import FRAMES
-from support.waiting import LIVENESS, wait_until
+from support.waiting import LIVENESS, ManualClock, wait_until
 
 # No idle close and no stall unless a test moves the clock that far; short real
 # backoffs, so a failed camera is soon reopened.
 SETTINGS = HubSettings(
     idle_timeout=None, stall_timeout=60.0, backoff_initial=0.01, backoff_max=0.01
 )
-
-
-class TestClock:
-    __test__ = False  # not a test class, whatever pytest thinks of its name
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FedCamera(Camera):
@@ -47,7 +37,7 @@ class FedCamera(Camera):
 
     fps = 4.0
 
-    def __init__(self, clock: TestClock) -> None:
+    def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.fed: queue.Queue[tuple[float, Frame] | BaseException] = queue.Queue()
         self.opens = self.closes = self.reads = 0
@@ -99,8 +89,8 @@ class FedCamera(Camera):
         return True
 
 
-def fed_hub(settings: HubSettings = SETTINGS) -> tuple[CaptureHub, FedCamera, TestClock]:
-    clock = TestClock()
+def fed_hub(settings: HubSettings = SETTINGS) -> tuple[CaptureHub, FedCamera, ManualClock]:
+    clock = ManualClock()
     camera = FedCamera(clock)
     return CaptureHub(camera, PartEncoder("b"), settings=settings, clock=clock), camera, clock
 
@@ -379,7 +369,7 @@ def test_reconfigure_waits_only_so_long() -> None:
         captured(hub, 1)
         camera.hold_read = threading.Event()  # the capture thread cannot pick it up
         assert camera.read_held.wait(LIVENESS)
-        request = hub.reconfigure(FedCamera(TestClock()), timeout=0)
+        request = hub.reconfigure(FedCamera(ManualClock()), timeout=0)
         assert not request.done.is_set()
         camera.hold_read.set()
         assert request.done.wait(LIVENESS)
@@ -392,7 +382,7 @@ def test_settings_the_open_camera_refuses_leave_it_running() -> None:
     with hub, hub.subscribe():
         camera.feed(1000.0)
         captured(hub, 1)
-        request = hub.reconfigure(FedCamera(TestClock()), timeout=LIVENESS)
+        request = hub.reconfigure(FedCamera(ManualClock()), timeout=LIVENESS)
         assert request.done.is_set()
         assert request.error is refused
         assert not request.reopened

@@ -20,7 +20,7 @@ from mjpeg_server.hub import CaptureHub, HubSettings
 from mjpeg_server.hub.status import describe_error
 from mjpeg_server.wire.multipart import PartEncoder
 from support.fixtures import FRAMES
-from support.waiting import LIVENESS, wait_until
+from support.waiting import LIVENESS, ManualClock, wait_until
 
 # Small real waits (the hub sleeps them), distinct at every doubling.
 SETTINGS = HubSettings(
@@ -29,20 +29,10 @@ SETTINGS = HubSettings(
 STEP = 0.25  # test-clock seconds per frame: a binary fraction, so spans add up exactly
 
 
-class TestClock:
-    __test__ = False  # not a test class, whatever pytest thinks of its name
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class FlakyCamera(Camera):
     """Delivers ``frames_per_session`` frames, ``STEP`` apart on ``clock``, then fails."""
 
-    def __init__(self, clock: TestClock, frames_per_session: int) -> None:
+    def __init__(self, clock: ManualClock, frames_per_session: int) -> None:
         self.fps = 1 / STEP
         self.clock = clock
         self.frames_per_session = frames_per_session
@@ -73,7 +63,7 @@ class FlakyCamera(Camera):
 
 def waits_chosen(frames_per_session: int, caplog: pytest.LogCaptureFixture) -> list[float]:
     """The backoff the hub chose after each of the first six failures."""
-    clock = TestClock()
+    clock = ManualClock()
     camera = FlakyCamera(clock, frames_per_session)
     caplog.set_level(logging.WARNING, logger="mjpeg_server.hub")
     hub = CaptureHub(camera, PartEncoder("b"), settings=SETTINGS, clock=clock)

@@ -17,7 +17,7 @@ from mjpeg_server import __version__, config_file
 from mjpeg_server.cli import settings_from_args
 from mjpeg_server.config import ConfigError, Settings
 from mjpeg_server.server.htpasswd import set_password
-from support.server import ServerProcess, run_cli
+from support.server import ServerProcess, assert_one_line_error, run_cli
 from support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,15 +82,6 @@ def test_flags_and_variables_beat_the_config_file(config: Path) -> None:
 
 def test_config_file_from_the_environment(config: Path) -> None:
     assert parse(None, MJPEG_SERVER_CONFIG=str(config)).port == 9000
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("mjpeg-server: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(
