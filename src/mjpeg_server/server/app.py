@@ -29,9 +29,10 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import (
     Blueprint,
@@ -44,6 +45,8 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request as WerkzeugRequest
 
 from .. import __version__
 from ..cameras import create_camera
@@ -57,7 +60,10 @@ from .bodies import ADOPT_STREAM, FanoutBody, WsgiBody
 from .controls import bp as controls_bp
 from .state import EXTENSION, ServerState, StreamSlots
 
-__all__ = ["ServerState", "create_app", "layout_for_user_agent"]
+__all__ = ["ServerState", "create_app", "layout_for_user_agent", "runs_on_loop"]
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +185,10 @@ def viewer(name: str | None = None) -> str:
     )
 
 
+#: The stream view's endpoint (``/stream.mjpg`` and every alias of it).
+STREAM_ENDPOINT = compat.ACTIONS["stream"]
+
+
 @bp.get("/stream.mjpg")
 @bp.get("/video_feed")
 @bp.get("/cameras/<name>/stream.mjpg")
@@ -245,6 +255,35 @@ def stream(name: str | None = None) -> Response:
             layout=layout,
         )
     return Response(body, 200, headers)
+
+
+def runs_on_loop(app: Flask) -> Callable[[WSGIEnvironment], bool]:
+    """The front door's test for a request the app may answer on its event loop
+    instead of a pool thread: a stream, by any of its URLs (the app's own URL map
+    and :func:`.compat.served_by` decide, as they do for Flask).
+
+    The stream view never waits (it takes a slot, subscribes, and returns a body
+    that the loop adopts), so on the loop a join storm costs no thread hand-offs
+    and no contention for the GIL between the loop and the pool. The answer is
+    the app's either way; only the thread differs. A request whose credentials
+    may take a bcrypt hash (:func:`.auth.may_block`) stays on the pool.
+    """
+    # Bound once: the host plays no part in these routes, and matching a path
+    # with a bound adapter costs a fraction of binding one per request.
+    urls = app.url_map.bind("localhost")
+
+    def test(environ: WSGIEnvironment) -> bool:
+        try:
+            endpoint, _ = urls.match(environ["PATH_INFO"], environ["REQUEST_METHOD"])
+        except HTTPException:  # 404, 405, a redirect: the pool answers those
+            return False
+        if endpoint != STREAM_ENDPOINT:  # an alias by query (?action=stream)?
+            endpoint = compat.served_by(endpoint, WerkzeugRequest(environ).args)
+        return endpoint == STREAM_ENDPOINT and not auth.may_block(
+            app, environ.get("HTTP_AUTHORIZATION")
+        )
+
+    return test
 
 
 def _max_fps(text: str | None) -> float | None:

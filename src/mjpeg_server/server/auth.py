@@ -67,7 +67,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..config import ConfigError, Settings
 from . import htpasswd
 
-__all__ = ["Auth", "FailureLimiter", "install", "load_tokens", "warn_if_exposed"]
+__all__ = ["Auth", "FailureLimiter", "install", "load_tokens", "may_block", "warn_if_exposed"]
 
 log = logging.getLogger(__name__)
 
@@ -445,6 +445,14 @@ def install(app: Flask, settings: Settings) -> Auth | None:
     app.before_request(_check_request)
     app.after_request(_after_request)
     return auth
+
+
+def may_block(app: Flask, authorization: str | None) -> bool:
+    """True if checking a request with this ``Authorization`` header may take a
+    bcrypt hash (a Basic password against the auth file): tens of milliseconds
+    that belong on a thread, never on the server's event loop."""
+    auth = of(app)
+    return auth is not None and bool(auth.users) and authorization is not None
 
 
 def of(app: Flask) -> Auth | None:

@@ -18,10 +18,12 @@ behaves exactly like its original (limits, status, the fan-out, access control).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
 
-__all__ = ["ACTIONS", "install"]
+__all__ = ["ACTIONS", "install", "served_by"]
 
 #: ``?action=`` value → the endpoint that serves it.
 ACTIONS = {"stream": "mjpeg.stream", "snapshot": "mjpeg.snapshot"}
@@ -36,12 +38,18 @@ def install(app: Flask) -> None:
     app.before_request(_dispatch_action)
 
 
+def served_by(endpoint: str | None, args: Mapping[str, str]) -> str | None:
+    """The endpoint that answers a request routed to ``endpoint`` with query ``args``:
+    the stream or snapshot for ``?action=`` on a viewer URL, else ``endpoint`` itself."""
+    if endpoint == _VIEWER:
+        return ACTIONS.get(args.get("action", ""), endpoint)
+    return endpoint
+
+
 def _dispatch_action() -> ResponseReturnValue | None:
     """Serve ``?action=stream|snapshot`` on a viewer URL; ``None`` lets the page run."""
-    if request.endpoint != _VIEWER:
-        return None
-    endpoint = ACTIONS.get(request.args.get("action", ""))
-    if endpoint is None:
+    endpoint = served_by(request.endpoint, request.args)
+    if endpoint == request.endpoint or endpoint is None:
         return None
     view = current_app.ensure_sync(current_app.view_functions[endpoint])  # as Flask dispatches
     result: ResponseReturnValue = view(**(request.view_args or {}))

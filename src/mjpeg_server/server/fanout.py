@@ -286,6 +286,11 @@ class FanOut:
                 hub.add_listener(partial(self._on_publish, entry))
             if not closed:
                 client._lock = self._hubs[hub].lock
+        if not closed and self._loop.in_loop_thread() and not self._loop.stopping:
+            # From the loop itself (the front door adopting a stream): the head
+            # and the newest part go out now, not after every other ready socket.
+            self._admit(client)
+            return client
         if closed or not self._loop.call_soon(partial(self._admit, client)):
             client.reason = SERVER_STOPPED
             self._finish_unregistered(client)

@@ -83,7 +83,7 @@ if TYPE_CHECKING:
     import ssl
 
     from _typeshed import OptExcInfo
-    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 __all__ = ["BODY_LIMIT", "HEAD_LIMIT", "LINGER", "POOL_THREADS", "FrontDoor"]
 
@@ -176,8 +176,10 @@ class FrontDoor:
         tls: ssl.SSLContext | None = None,
         max_connections: int = 1024,
         refusals: RefusalLog | None = None,
+        on_loop_if: Callable[[WSGIEnvironment], bool] | None = None,
     ) -> None:
         self._app = app
+        self._on_loop_if = on_loop_if
         self._listener = listener
         self._loop = loop
         self._fanout = fanout
@@ -394,21 +396,6 @@ class FrontDoor:
         conn.phase = _Phase.RUNNING
         conn.deadline = float("inf")
         self._unwatch(conn)
-        with self._queued_lock:
-            busy = self._queued >= QUEUE_LIMIT
-            if not busy:
-                self._queued += 1
-        if busy:
-            self.stats.overloaded += 1
-            self._refusals.refused("request", "every app thread busy (503)")
-            self._respond_error(conn, 503, "Service Unavailable", "server busy; try again")
-            return
-        self.stats.requests += 1
-        self._pool.submit(partial(self._run_app, conn))
-
-    def _run_app(self, conn: _Connection) -> None:
-        with self._queued_lock:
-            self._queued -= 1
         request = conn.request
         assert request is not None
         adopted: list[FanoutBody] = []
@@ -420,6 +407,42 @@ class FrontDoor:
             scheme=self._scheme,
             adopt=adopted.append,
         )
+        if self._on_loop_if is not None and self._on_loop_if(environ):
+            self.stats.requests += 1
+            self.stats.on_loop += 1
+            self._run_app(conn, environ, adopted, on_loop=True)
+            return
+        with self._queued_lock:
+            busy = self._queued >= QUEUE_LIMIT
+            if not busy:
+                self._queued += 1
+        if busy:
+            self.stats.overloaded += 1
+            self._refusals.refused("request", "every app thread busy (503)")
+            self._respond_error(conn, 503, "Service Unavailable", "server busy; try again")
+            return
+        self.stats.requests += 1
+        self._pool.submit(partial(self._run_queued, conn, environ, adopted))
+
+    def _run_queued(
+        self, conn: _Connection, environ: WSGIEnvironment, adopted: list[FanoutBody]
+    ) -> None:
+        with self._queued_lock:
+            self._queued -= 1
+        self._run_app(conn, environ, adopted, on_loop=False)
+
+    def _run_app(
+        self,
+        conn: _Connection,
+        environ: WSGIEnvironment,
+        adopted: list[FanoutBody],
+        *,
+        on_loop: bool,
+    ) -> None:
+        """Run the app for ``conn``'s request; on a pool thread, or on the loop when
+        ``on_loop`` (then the answer is handed on at once, not queued)."""
+        request = conn.request
+        assert request is not None
         response: list[Any] = []
 
         def start_response(
@@ -449,15 +472,19 @@ class FrontDoor:
             body = b"Internal Server Error\n"
         if adopted:
             head = stream_head(request, response[0], response[1])
-            self._on_loop(conn, partial(self._hand_over, conn, adopted[0], head), adopted[0])
-            return
-        try:
-            data = response_bytes(conn.h11, request, response[0], response[1], body)
-        except h11.LocalProtocolError as error:
-            log.error("cannot send the app's response to %s: %s", request.target, error)
-            data = error_bytes(500, "Internal Server Error", "bad response")
-            conn.must_close = True
-        self._on_loop(conn, partial(self._respond, conn, data))
+            call = partial(self._hand_over, conn, adopted[0], head)
+        else:
+            try:
+                data = response_bytes(conn.h11, request, response[0], response[1], body)
+            except h11.LocalProtocolError as error:
+                log.error("cannot send the app's response to %s: %s", request.target, error)
+                data = error_bytes(500, "Internal Server Error", "bad response")
+                conn.must_close = True
+            call = partial(self._respond, conn, data)
+        if on_loop:
+            call()
+        else:
+            self._on_loop(conn, call, adopted[0] if adopted else None)
 
     def _on_loop(
         self, conn: _Connection, call: Callable[[], None], stream: FanoutBody | None = None

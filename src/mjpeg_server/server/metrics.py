@@ -56,6 +56,7 @@ _FRONT_DOOR = {
     "refused": ("connections_refused", "Connections closed at once: at the connection limit."),
     "requests": ("requests", "Complete requests run through the app."),
     "streams": ("streams_started", "Requests that became streams."),
+    "on_loop": ("requests_on_loop", "Requests answered on the event loop, not a pool thread."),
     "header_timeouts": ("header_timeouts", "Connections closed: no request head in time."),
     "oversize_heads": ("oversize_heads", "Request heads over the size limit (431)."),
     "bad_requests": ("bad_requests", "Malformed requests (400) and bodies too large (413)."),
