@@ -18,14 +18,20 @@ request, so clients that misbehave cost the others nothing:
   loop writes it without blocking. Flask stays the one definition of every
   route, and ``before_request``/``after_request`` hooks cover every response,
   streams included;
-* **streams**: the stream view still decides everything (slots, ``503``,
-  headers, layout) and returns a :class:`~mjpeg_server.server.bodies.FanoutBody`.
-  When the pool thread iterates it, the body asks the front door (through the
-  environ's :data:`~mjpeg_server.server.bodies.ADOPT_STREAM`) to adopt it; the
-  loop then writes the response head, built from what the app passed to
+* **streams**: the stream view still decides everything (access, slots,
+  ``503``, headers, layout, rate cap) and returns a
+  :class:`~mjpeg_server.server.bodies.FanoutBody`. When it is iterated, the
+  body asks the front door (through the environ's
+  :data:`~mjpeg_server.server.bodies.ADOPT_STREAM`) to adopt it; the loop then
+  writes the response head, built from what the app passed to
   ``start_response``, and hands the socket to the
   :class:`~mjpeg_server.server.fanout.FanOut` on the same loop. No thread waits
-  on a stream;
+  on a stream. The app runs a stream request on the loop itself, not on the
+  pool (``on_loop_if``: the app's own test, ``app.runs_on_loop``): the view
+  never waits, and in a join storm, hundreds of viewers at once, handing each
+  request to a thread and back cost more than the view (two wake-ups, and the
+  loop and the pool taking turns on the GIL). The answer is the app's either
+  way; only the thread that runs it differs;
 * **send deadline**: a response whose socket accepts no byte for
   ``send_timeout`` seconds is dropped (streams: see the fan-out);
 * **closing without cost**: after a response that ends the connection, the
