@@ -319,11 +319,16 @@ class FanOut:
     def _send_directly(self, entry: _HubClients, hub: CaptureHub) -> bool:
         """On the capture thread: send the newest part to the hub's idle clients
         without waking the loop. False if the loop must carry on (a partial send,
-        a full socket, an error, a client that lags or is busy, the hub closing)."""
+        a full socket, an error, a client that is lagging now or busy, the hub
+        closing).
+
+        A client that lagged once and caught up since is idle like any other: the
+        loop would start the newest part at once too (it is fresh, just published).
+        """
         with entry.lock:
             clients = list(entry.clients)
             if hub.closed or any(
-                c._buffer is not None or c._file is not None or c._lagged for c in clients
+                c._buffer is not None or c._file is not None or c._lagging for c in clients
             ):
                 return False
             done = True
