@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mjpeg_server.wire import encoder as encoder_module
 from mjpeg_server.wire.multipart import (
     NEED_DATA,
     Layout,
@@ -87,6 +88,40 @@ def test_advance_headers_layout_round_trips() -> None:
 def test_header_injection_is_refused(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PartEncoder("frame").encode(b"", [(name, value)])
+
+
+def test_a_stream_checks_each_header_name_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-frame work: a stream's repeated names are checked on first use only."""
+    checked: list[str] = []
+    check_name = encoder_module._check_name
+
+    def counted(name: str) -> bytes:
+        checked.append(name)
+        return check_name(name)
+
+    monkeypatch.setattr(encoder_module, "_check_name", counted)
+    encoder = PartEncoder("frame")
+    for seq in range(5):
+        encoder.encode(b"x", [("X-Timestamp", "1.5"), ("X-Frame-Seq", str(seq))])
+    # Content-Type once, when the encoder is made; the others on their first part.
+    assert checked == ["Content-Type", "X-Timestamp", "X-Frame-Seq"]
+
+
+def test_header_names_are_checked_on_every_part_however_many_were_seen() -> None:
+    """The encoder remembers names it has checked (a stream repeats a few per
+    frame), never one it refused, and checks every name past what it remembers."""
+    encoder = PartEncoder("frame")
+    names = [f"X-Name-{index}" for index in range(100)]
+    part = encoder.encode(b"x", [(name, "1") for name in names])
+    assert all(f"{name}: 1\r\n".encode() in part for name in names)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="invalid header name"):
+            encoder.encode(b"x", [("Bad Name", "1")])
+    for _ in range(2):  # a value is checked every time, even under a known name
+        with pytest.raises(ValueError, match="value contains a line break"):
+            encoder.encode(b"x", [(names[0], "1\r\nX-B: y")])
+    with pytest.raises(ValueError, match="invalid header name"):
+        encoder.encode(b"x", [(names[-1], "1"), ("Bad:Name", "1")])
 
 
 @pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\r\nb"])

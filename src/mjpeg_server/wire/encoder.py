@@ -35,12 +35,22 @@ __all__ = ["Layout", "PartEncoder"]
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-def _header_line(name: str, value: str) -> bytes:
+#: Header names an encoder remembers as checked: a stream sends the same few
+#: with every frame, and checking each one per frame is work per frame.
+_CHECKED_NAMES = 32
+
+
+def _check_name(name: str) -> bytes:
+    """``name: `` as bytes; ``ValueError`` if ``name`` is not a token."""
     if not _TOKEN_RE.fullmatch(name):
         raise ValueError(f"invalid header name {name!r}")
+    return name.encode("latin-1") + b": "
+
+
+def _check_value(name: str, value: str) -> bytes:
     if "\r" in value or "\n" in value:
         raise ValueError(f"header {name!r} value contains a line break: {value!r}")
-    return f"{name}: {value}\r\n".encode("latin-1")
+    return value.encode("latin-1") + b"\r\n"
 
 
 class Layout(enum.Enum):
@@ -65,6 +75,8 @@ class PartEncoder:
     __slots__ = (
         "_advance_tail",
         "_delimiter",
+        "_field_starts",
+        "_type_line",
         "advance_opening",
         "boundary",
         "content_type",
@@ -77,13 +89,16 @@ class PartEncoder:
         #: The response's ``Content-Type`` header value.
         self.content_type = content_type(boundary)
         self.part_content_type = part_content_type
+        type_line = _check_name("Content-Type"), _check_value("Content-Type", part_content_type)
+        self._type_line = b"".join(type_line)
+        self._field_starts: dict[str, bytes] = {}
         #: The first bytes of the body: the delimiter that opens the first part.
         self.opening = b"--" + boundary.encode("ascii") + b"\r\n"
         # CRLF belongs to the delimiter (RFC 2046), not to the payload.
         self._delimiter = b"\r\n" + self.opening
         # The "advance headers" layout (see encode_advance): the next part's
         # headers go out with the delimiter, before its payload exists.
-        next_head = _header_line("Content-Type", part_content_type) + b"\r\n"
+        next_head = self._type_line + b"\r\n"
         #: The first bytes of an advance-headers body: delimiter and first headers.
         self.advance_opening = self.opening + next_head
         self._advance_tail = self._delimiter + next_head
@@ -100,11 +115,16 @@ class PartEncoder:
         ``ValueError`` for a header that is not a token or a value with a line
         break (header injection). Cost: one copy of ``payload``.
         """
-        head = [
-            _header_line("Content-Type", self.part_content_type),
-            b"Content-Length: %d\r\n" % len(payload),
-        ]
-        head.extend(_header_line(name, value) for name, value in headers)
+        head = [self._type_line, b"Content-Length: %d\r\n" % len(payload)]
+        starts = self._field_starts
+        for name, value in headers:
+            start = starts.get(name)
+            if start is None:
+                start = _check_name(name)
+                if len(starts) < _CHECKED_NAMES:
+                    starts[name] = start
+            head.append(start)
+            head.append(_check_value(name, value))
         head.append(b"\r\n")
         head.append(payload)
         head.append(self._delimiter)
