@@ -54,6 +54,7 @@ from typing import Any
 
 import requests
 
+from bench.procs import cpu_seconds_between, cpu_times, rss_bytes, threads
 from mjpeg_server.stats import percentile
 from support.server import ServerProcess
 from support.tls import make_certificate
@@ -62,7 +63,6 @@ from support.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 MAKE_FRAMES = ROOT / "fixtures" / "make_frames.py"
 RESULTS = ROOT / "results" / "bench"
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 FPS = 30
 SCENARIOS = ("idle", "fixed", "half-open", "lingering", "viewers", "tls", "join")
 
@@ -70,24 +70,8 @@ SCENARIOS = ("idle", "fixed", "half-open", "lingering", "viewers", "tls", "join"
 # -- reading the server process -------------------------------------------------------
 
 
-def cpu_ns(pid: int) -> int:
-    """CPU time of every thread of ``pid`` so far, in ns (schedstat: no 10 ms ticks)."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that ended
-            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
-    return total
-
-
 def rss_kb(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE // 1024
-
-
-def threads(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            return int(line.split()[1])
-    raise RuntimeError(pid)
+    return rss_bytes([pid]) // 1024
 
 
 def frames_sent(server: ServerProcess) -> int:
@@ -123,13 +107,14 @@ def server(frames: Path, *args: str, **kwargs: Any) -> ServerProcess:
 
 def steady_cost(server: ServerProcess, seconds: float) -> dict[str, float]:
     """Server CPU per delivered frame over ``seconds`` of whatever load is running."""
-    sent, cpu, started = frames_sent(server), cpu_ns(server.pid), time.monotonic()
+    sent, cpu, started = frames_sent(server), cpu_times([server.pid]), time.monotonic()
     time.sleep(seconds)
-    sent, cpu = frames_sent(server) - sent, cpu_ns(server.pid) - cpu
+    sent = frames_sent(server) - sent
+    seconds_on_cpu = cpu_seconds_between(cpu, cpu_times([server.pid]))
     elapsed = time.monotonic() - started
     return {
-        "us_per_frame": cpu / 1000 / sent if sent else float("nan"),
-        "cpu_percent": 100 * cpu / 1e9 / elapsed,
+        "us_per_frame": seconds_on_cpu * 1e6 / sent if sent else float("nan"),
+        "cpu_percent": 100 * seconds_on_cpu / elapsed,
         "frames_per_s": sent / elapsed,
     }
 
@@ -159,7 +144,7 @@ def load(url: str, clients: int, seconds: float, processes: int = 1) -> Iterator
 def idle(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
     # ServerProcess returns once /healthz has answered; nothing has opened the camera.
     with ServerProcess("--camera", "emulated") as s:
-        start = {"rss_kb": rss_kb(s.pid), "threads": threads(s.pid)}
+        start = {"rss_kb": rss_kb(s.pid), "threads": threads([s.pid])}
         assert s.camera_status()["state"] == "idle"
     with server(frames, "--idle-timeout", "1") as s:
         for _ in range(20):
@@ -170,7 +155,7 @@ def idle(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
                 response.raw.read(200_000)
         wait_until(lambda: s.camera_status()["state"] == "idle", 30)
         time.sleep(2)
-        after = {"rss_kb": rss_kb(s.pid), "threads": threads(s.pid)}
+        after = {"rss_kb": rss_kb(s.pid), "threads": threads([s.pid])}
     return {"start": start, "after_traffic": after}
 
 
@@ -230,7 +215,7 @@ def viewers(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
             wait_until(lambda: s.status()["clients"] == 1000, 60, interval=0.2)
             time.sleep(3)
             cost = steady_cost(s, args.seconds)
-            many, count = rss_kb(s.pid), threads(s.pid)
+            many, count = rss_kb(s.pid), threads([s.pid])
         report = json.loads(out[0])
     return {
         "threads": count,

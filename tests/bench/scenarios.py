@@ -25,9 +25,10 @@ server's processes from ``/proc``. From these, per server and viewer count:
   size (``mjpeg-server bench --loop DIR``);
 * latency (last byte received minus ``X-Timestamp``, the capture time) p50/p99;
 * first frame of the join storm, p50 and max;
-* server CPU per delivered frame: the server's utime + stime over the window
-  divided by the frames all viewers received in it, in µs (with 1 viewer:
-  the fixed cost of a frame); and as % of one core;
+* server CPU per delivered frame: the server's time on CPU over the window
+  (every thread's, from ``schedstat``, in ns) divided by the frames all
+  viewers received in it, in µs (with 1 viewer: the fixed cost of a frame);
+  and as % of one core;
 * RSS (median over the window), threads (most seen), and RSS per viewer:
   (RSS with N - RSS with 1) / (N - 1);
 * at 1 and 100 viewers, a viewer joining the running stream: time to first
@@ -58,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.procs import cpu_seconds, established, rss_bytes, threads
+from bench.procs import cpu_seconds_between, cpu_times, established, rss_bytes, threads
 from bench.servers import FPS, MjpgStreamer, Ours, Server, find_mjpg_streamer
 from mjpeg_server.client.bench import join_times
 from mjpeg_server.stats import percentile
@@ -162,21 +163,21 @@ def measure(
         pids = server.pids()
         time.sleep(max(0.0, start - time.monotonic()))
         connected = established(server.port)
-        cpu_start, t_start = cpu_seconds(pids), time.monotonic()
+        cpu_start, t_start = cpu_times(pids), time.monotonic()
         rss, most_threads = [rss_bytes(pids)], threads(pids)
         joined = join_times(server.stream_url, joins) if joins else []
         while time.monotonic() < end:
             time.sleep(min(0.25, max(0.0, end - time.monotonic())))
             rss.append(rss_bytes(pids))
             most_threads = max(most_threads, threads(pids))
-        cpu_end, t_end = cpu_seconds(pids), time.monotonic()
+        cpu_end, t_end = cpu_times(pids), time.monotonic()
         out, _ = load.communicate(timeout=seconds + 120)
     finally:
         if load.poll() is None:
             load.kill()
             load.wait()
     result: dict[str, Any] = json.loads(out)
-    cpu_rate = (cpu_end - cpu_start) / (t_end - t_start)
+    cpu_rate = cpu_seconds_between(cpu_start, cpu_end) / (t_end - t_start)
     frames_per_s = result["frames_per_s"]
     return {
         "server": server.name,
