@@ -15,6 +15,9 @@ real ``mjpeg-server`` on 1280x720 frames of about 90 KB at 30 fps
   streams) once the camera has closed again;
 * ``fixed``: the fixed cost of a frame with one viewer: the server's CPU time
   (every thread, from ``schedstat``, in ns) over a steady window, per frame;
+  in the same run, a bare Python process that only wakes on the camera's
+  schedule and sends the next part, framed in advance (what Python cannot go
+  below on this machine), and mjpg-streamer's, with ``MJPG_STREAMER`` set;
 * ``half-open``: 1,000 connections that sent half a request line; how long
   ``/healthz`` takes meanwhile (a new connection per request), against none;
 * ``lingering``: 100 clients that got their ``/healthz`` answer and never close
@@ -47,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -160,10 +164,79 @@ def idle(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def fixed(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The fixed cost of a frame with one viewer: ours, a bare Python floor, and
+    mjpg-streamer's (with ``MJPG_STREAMER``), in the same run."""
+    results: dict[str, Any] = {}
     with server(frames) as s, load(s.url("/stream.mjpg"), 1, args.seconds + 6):
         wait_until(lambda: s.status()["clients"] == 1, 30)
         time.sleep(3)
-        return steady_cost(s, args.seconds)
+        results["ours"] = steady_cost(s, args.seconds)
+    results["python_floor"] = _python_floor(frames, args.seconds)
+    binary = os.environ.get("MJPG_STREAMER")
+    if binary:
+        with _mjpg_streamer(Path(binary), frames) as (url, pid), load(url, 1, args.seconds + 6):
+            time.sleep(3)
+            results["mjpg-streamer"] = _cost_at_camera_rate(pid, args.seconds)
+        results["ours_over_mjpg_streamer"] = (
+            results["ours"]["us_per_frame"] / results["mjpg-streamer"]["us_per_frame"]
+        )
+    return results
+
+
+def _cost_at_camera_rate(pid: int, seconds: float) -> dict[str, float]:
+    """CPU per frame of a process that sends one viewer every frame (FPS a second)."""
+    before, started = cpu_times([pid]), time.monotonic()
+    time.sleep(seconds)
+    seconds_on_cpu = cpu_seconds_between(before, cpu_times([pid]))
+    frames = FPS * (time.monotonic() - started)
+    return {"us_per_frame": seconds_on_cpu * 1e6 / frames}
+
+
+def _python_floor(frames: Path, seconds: float) -> dict[str, float]:
+    """What Python cannot go below here: a process that only wakes on the
+    camera's schedule and sends one viewer the next part, framed in advance
+    (:data:`_FLOOR`). What the server spends above it is its own work."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FLOOR, str(frames), str(int(FPS * (seconds + 8)))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as viewer:
+            reader = threading.Thread(target=_drain, args=(viewer,), daemon=True)
+            reader.start()
+            time.sleep(3)
+            return _cost_at_camera_rate(process.pid, seconds)
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def _drain(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while sock.recv(1 << 20):
+            pass
+
+
+# One wake-up on a deadline (as the emulated camera waits: a lock with a
+# timeout, so that closing can wake it) and one send() per frame; nothing else.
+_FLOOR = """
+import pathlib, socket, sys, threading, time
+frames = [p.read_bytes() for p in sorted(pathlib.Path(sys.argv[1]).glob("*.jpg"))]
+parts = [b"--f\\r\\nContent-Type: image/jpeg\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(f)
+         + f + b"\\r\\n" for f in frames]
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+viewer, _ = listener.accept()
+gate = threading.Lock()
+gate.acquire()
+start = time.monotonic()
+for n in range(int(sys.argv[2])):
+    gate.acquire(timeout=max(0.0, start + n / 30 - time.monotonic()))
+    viewer.sendall(parts[n % len(parts)])
+"""
 
 
 def _healthz_while(
@@ -305,6 +378,13 @@ def _join_storm(url: str) -> dict[str, float]:
 
 
 def _join_mjpg_streamer(binary: Path, frames: Path) -> dict[str, float]:
+    with _mjpg_streamer(binary, frames) as (url, _):
+        return _join_storm(url)
+
+
+@contextlib.contextmanager
+def _mjpg_streamer(binary: Path, frames: Path) -> Iterator[tuple[str, int]]:
+    """mjpg-streamer looping ``frames`` at FPS, once it answers: its stream URL and pid."""
     plugins = binary.parent.parent / "lib" / "mjpg-streamer"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -326,7 +406,7 @@ def _join_mjpg_streamer(binary: Path, frames: Path) -> dict[str, float]:
                 return False
 
         wait_until(answers, 30)
-        return _join_storm(url)
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(10)
