@@ -1,21 +1,27 @@
 """Stream requests answered on the front door's event loop (issue 9's join storm),
-over real sockets against the real server process.
+over real sockets against the real server process (``server/admission.py``).
 
-The front door runs the Flask app for a stream request on its loop instead of a
-pool thread (``app.runs_on_loop``); a request whose credentials may take a
-bcrypt hash (``Authorization`` with an auth file) stays on the pool. Both run
-the same app, so the answers must be the same byte for byte but the Date:
-these tests send the same request both ways (``?token=`` or the session cookie
-rides the loop, ``Authorization`` the pool) and compare what came back, for a
-stream, a ``HEAD``, each refusal (401, 429, 503) and the login redirect. The
-front door's ``on_loop`` counter tells which way each request went, exactly.
+With access control on, the loop runs the whole Flask app for a stream request,
+and a request whose credentials may take a bcrypt hash (``Authorization`` with
+an auth file) stays on the pool: these tests send the same request both ways
+(``?token=`` or the session cookie rides the loop, ``Authorization`` the pool)
+and compare what came back, byte for byte but the Date, for a stream, a
+``HEAD``, each refusal (401, 429, 400, 503) and the login redirect. The front
+door's ``on_loop`` counter tells which way each request went, exactly.
+
+Without access control the loop runs the stream view's own work without
+Flask's machinery: those answers are compared with the dev server's (Werkzeug
+running the whole Flask app), all but the headers the two servers set
+themselves (Date, Server, Connection).
 """
 
 from __future__ import annotations
 
 import itertools
 import socket
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +30,17 @@ import requests
 from test_auth import auth_file, basic, fresh_address  # noqa: F401  # auth_file: a fixture
 from test_front_door import connect
 
+from mjpeg_server.config import Settings, parse_camera_arg
+from mjpeg_server.server.admission import direct_streams
+from mjpeg_server.server.app import create_app
 from mjpeg_server.server.auth import COOKIE, MAX_FAILURES
+from mjpeg_server.server.wsgi_bridge import http_date
 from support.server import ServerProcess
 from support.waiting import LIVENESS, wait_until
 
 TOKEN = "t0ken-for-the-admission-tests-0123"
 MAX_CLIENTS = 3
+OPEN_SLOTS = 8
 #: Every URL of a stream: this server's, mjpg-streamer's and µStreamer's, with options.
 STREAM_URLS = [
     "/stream.mjpg",
@@ -76,9 +87,11 @@ def on_loop(server: ServerProcess) -> int:
     return count
 
 
-def request(method: str, path: str, address: dict[str, str], **headers: str) -> bytes:
+def request(
+    method: str, path: str, address: dict[str, str], version: str = "1.1", **headers: str
+) -> bytes:
     fields = {"Host": "test", **address, **headers}
-    lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in fields.items())]
+    lines = [f"{method} {path} HTTP/{version}", *(f"{k}: {v}" for k, v in fields.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -103,18 +116,21 @@ def answer(sock: socket.socket, data: bytes) -> tuple[list[str], bytes]:
             chunk = sock.recv(65536)
             assert chunk, f"stream closed before a part: {body!r}"
             body += chunk
-        # The delimiter and the first part's header names (values such as
-        # X-Frame-Seq differ from frame to frame), Content-Type's value too.
-        part = body[: body.index(b"\r\n\r\n")].split(b"\r\n")
-        return lines, b"\r\n".join(
-            line if line.startswith((b"--", b"Content-Type:")) else line.split(b":")[0]
-            for line in part
-        )
+        return lines, first_part(body)
     while len(body) < length:
         chunk = sock.recv(65536)
         assert chunk, "closed mid-body"
         body += chunk
     return lines, body
+
+
+def first_part(body: bytes) -> bytes:
+    """A stream's delimiter and its first part's header names (values such as
+    X-Frame-Seq differ from frame to frame), Content-Type's value too."""
+    part = body[: body.index(b"\r\n\r\n")].split(b"\r\n")
+    return b"\r\n".join(
+        line if line.startswith((b"--", b"Content-Type:")) else line.split(b":")[0] for line in part
+    )
 
 
 def both_ways(
@@ -322,3 +338,102 @@ def test_the_rate_cap_applies_on_the_loop(server: ServerProcess) -> None:
         if line.startswith(b"X-Timestamp:")
     ][:3]  # the fourth may be cut short
     assert min(b - a for a, b in itertools.pairwise(stamps)) >= 0.25 - 0.6 / 20
+
+
+# -- without access control: the direct path against Flask's own (the dev server) --
+
+
+@pytest.fixture(scope="module")
+def open_servers() -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """This server and the dev server, each with one camera and OPEN_SLOTS slots
+    (the dev server frees a slot only when a write to the closed stream fails)."""
+    args = ("--camera", "emulated?fps=20", "--max-clients", str(OPEN_SLOTS))
+    with ServerProcess(*args) as front, ServerProcess("--server", "dev", *args) as dev:
+        yield front, dev
+
+
+#: Headers each server sets itself, not the app (the dev server chunks a stream).
+_SERVERS_OWN = frozenset({"date", "server", "connection", "transfer-encoding"})
+
+
+def ask(server: ServerProcess, method: str, path: str) -> tuple[int, list[str], bytes]:
+    """Status, the headers the app set, and the body (a stream's: its first part's
+    opening), read through requests, which undoes the dev server's chunking."""
+    with requests.request(method, server.url(path), stream=True, timeout=LIVENESS) as response:
+        headers = [
+            f"{name}: {value}"
+            for name, value in response.headers.items()
+            if name.lower() not in _SERVERS_OWN
+        ]
+        if not response.headers["Content-Type"].startswith("multipart/") or method == "HEAD":
+            return response.status_code, headers, response.content
+        body = b""
+        while b"\r\n\r\n" not in body:
+            chunk = response.raw.read(64)
+            assert chunk, f"stream closed before a part: {body!r}"
+            body += chunk
+        return response.status_code, headers, first_part(body)
+
+
+def open_on_loop(front: ServerProcess) -> int:
+    count = front.status()["front_door"]
+    assert isinstance(count, dict)
+    return int(count["on_loop"])
+
+
+def test_without_access_control_streams_skip_flask() -> None:
+    settings = Settings(cameras=(parse_camera_arg("emulated"),))
+    assert direct_streams(create_app(settings))
+    assert not direct_streams(create_app(Settings(cameras=settings.cameras, tokens=(TOKEN,))))
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", path) for path in STREAM_URLS]
+    + [
+        ("HEAD", "/stream.mjpg"),
+        ("GET", "/cameras/nope/stream.mjpg"),  # 404: Flask answers it
+        ("GET", "/?action=stream&fps=0"),  # 400: Flask answers it
+    ],
+)
+def test_the_direct_path_answers_as_flask_does(
+    open_servers: tuple[ServerProcess, ServerProcess], method: str, path: str
+) -> None:
+    front, dev = open_servers
+    wait_until(lambda: dev.status()["clients"] == 0, LIVENESS)  # a slot for each
+    before = open_on_loop(front)
+    ours = ask(front, method, path)
+    assert open_on_loop(front) - before == 1
+    assert ours == ask(dev, method, path)
+    assert "X-Content-Type-Options: nosniff" in ours[1]
+
+
+def test_a_full_server_refuses_a_direct_stream_as_flask_does(
+    open_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    answers = []
+    for server in open_servers:
+        wait_until(lambda s=server: s.status()["clients"] == 0, LIVENESS)
+        held = [connect(server) for _ in range(OPEN_SLOTS)]
+        try:
+            for sock in held:
+                head, _ = answer(sock, request("GET", "/stream.mjpg", {}, version="1.0"))
+                assert head[0].endswith(" 200 OK")  # its slot is taken by now
+            answers.append(ask(server, "GET", "/stream?fps=5"))
+        finally:
+            for sock in held:
+                sock.close()
+    ours, flasks = answers
+    assert ours[0] == 503
+    assert "Retry-After: 5" in ours[1]
+    assert ours == flasks
+
+
+def test_the_date_header_is_now_in_http_form() -> None:
+    """The Date every response carries, computed once a second: the second it is
+    asked in (or the next one, if a second turned meanwhile)."""
+    before = int(time.time())
+    date = http_date()
+    after = int(time.time())
+    assert date in {formatdate(second, usegmt=True) for second in range(before, after + 1)}
+    assert date.endswith(" GMT")

@@ -29,14 +29,14 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     abort,
     current_app,
@@ -45,8 +45,6 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Request as WerkzeugRequest
 
 from .. import __version__
 from ..cameras import create_camera
@@ -60,10 +58,15 @@ from .bodies import ADOPT_STREAM, FanoutBody, WsgiBody
 from .controls import bp as controls_bp
 from .state import EXTENSION, ServerState, StreamSlots
 
-__all__ = ["ServerState", "create_app", "layout_for_user_agent", "runs_on_loop"]
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+__all__ = [
+    "EVERY_RESPONSE",
+    "STREAM_ENDPOINT",
+    "ServerState",
+    "create_app",
+    "every_response",
+    "layout_for_user_agent",
+    "open_stream",
+]
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +125,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     compat.install(app)
     metrics.install(app)
     app.register_blueprint(controls_bp)
-    app.after_request(_every_response)
+    app.after_request(every_response)
     return app
 
 
-def _every_response(response: Response) -> Response:
+def every_response(response: Response) -> Response:
+    """The ``after_request`` hook of every response (:data:`EVERY_RESPONSE`)."""
     response.headers.update(EVERY_RESPONSE)
     return response
 
@@ -158,7 +162,7 @@ def layout_for_user_agent(user_agent: str) -> Layout:
     return Layout.ADVANCE_HEADERS if blink else Layout.STANDARD
 
 
-def _client_address() -> str:
+def _client_address(request: Request) -> str:
     port = request.environ.get("REMOTE_PORT")
     address = request.remote_addr or "?"
     return f"{address}:{port}" if port else address
@@ -193,7 +197,14 @@ STREAM_ENDPOINT = compat.ACTIONS["stream"]
 @bp.get("/video_feed")
 @bp.get("/cameras/<name>/stream.mjpg")
 def stream(name: str | None = None) -> Response:
-    server = _state()
+    return open_stream(_state(), name, request)
+
+
+def open_stream(server: ServerState, name: str | None, request: Request) -> Response:
+    """The stream view's work: camera, rate cap, slot (or ``503``), subscription,
+    headers and layout. Flask's view calls it, and so does the front door's direct
+    path for streams (``admission.py``), with the request it read; any
+    ``HTTPException`` (``404``, ``400``) is raised before anything is taken."""
     hub = _hub_or_404(server, name)
     headers = {"Content-Type": hub.encoder.content_type, **NO_CACHE}
     max_fps = _max_fps(request.args.get("fps"))
@@ -209,7 +220,7 @@ def stream(name: str | None = None) -> Response:
     except HubClosed:
         server.slots.release()
         return _unavailable("The server is shutting down.", RETRY_AFTER_BUSY)
-    client = _client_address()
+    client = _client_address(request)
     token = request.args.get("_", "")[:MAX_TOKEN_LENGTH]
     server.track_viewer(token, +1)
     log.info(
@@ -255,35 +266,6 @@ def stream(name: str | None = None) -> Response:
             layout=layout,
         )
     return Response(body, 200, headers)
-
-
-def runs_on_loop(app: Flask) -> Callable[[WSGIEnvironment], bool]:
-    """The front door's test for a request the app may answer on its event loop
-    instead of a pool thread: a stream, by any of its URLs (the app's own URL map
-    and :func:`.compat.served_by` decide, as they do for Flask).
-
-    The stream view never waits (it takes a slot, subscribes, and returns a body
-    that the loop adopts), so on the loop a join storm costs no thread hand-offs
-    and no contention for the GIL between the loop and the pool. The answer is
-    the app's either way; only the thread differs. A request whose credentials
-    may take a bcrypt hash (:func:`.auth.may_block`) stays on the pool.
-    """
-    # Bound once: the host plays no part in these routes, and matching a path
-    # with a bound adapter costs a fraction of binding one per request.
-    urls = app.url_map.bind("localhost")
-
-    def test(environ: WSGIEnvironment) -> bool:
-        try:
-            endpoint, _ = urls.match(environ["PATH_INFO"], environ["REQUEST_METHOD"])
-        except HTTPException:  # 404, 405, a redirect: the pool answers those
-            return False
-        if endpoint != STREAM_ENDPOINT:  # an alias by query (?action=stream)?
-            endpoint = compat.served_by(endpoint, WerkzeugRequest(environ).args)
-        return endpoint == STREAM_ENDPOINT and not auth.may_block(
-            app, environ.get("HTTP_AUTHORIZATION")
-        )
-
-    return test
 
 
 def _max_fps(text: str | None) -> float | None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
 
-__all__ = ["ACTIONS", "install", "served_by"]
+__all__ = ["ACTIONS", "dispatch_action", "install", "served_by"]
 
 #: ``?action=`` value → the endpoint that serves it.
 ACTIONS = {"stream": "mjpeg.stream", "snapshot": "mjpeg.snapshot"}
@@ -35,7 +35,7 @@ def install(app: Flask) -> None:
     for prefix in ("", "/cameras/<name>"):
         app.add_url_rule(f"{prefix}/stream", endpoint=ACTIONS["stream"])
         app.add_url_rule(f"{prefix}/snapshot", endpoint=ACTIONS["snapshot"])
-    app.before_request(_dispatch_action)
+    app.before_request(dispatch_action)
 
 
 def served_by(endpoint: str | None, args: Mapping[str, str]) -> str | None:
@@ -46,7 +46,7 @@ def served_by(endpoint: str | None, args: Mapping[str, str]) -> str | None:
     return endpoint
 
 
-def _dispatch_action() -> ResponseReturnValue | None:
+def dispatch_action() -> ResponseReturnValue | None:
     """Serve ``?action=stream|snapshot`` on a viewer URL; ``None`` lets the page run."""
     endpoint = served_by(request.endpoint, request.args)
     if endpoint == request.endpoint or endpoint is None:

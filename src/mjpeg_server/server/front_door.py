@@ -26,12 +26,11 @@ request, so clients that misbehave cost the others nothing:
   writes the response head, built from what the app passed to
   ``start_response``, and hands the socket to the
   :class:`~mjpeg_server.server.fanout.FanOut` on the same loop. No thread waits
-  on a stream. The app runs a stream request on the loop itself, not on the
-  pool (``on_loop_if``: the app's own test, ``app.runs_on_loop``): the view
-  never waits, and in a join storm, hundreds of viewers at once, handing each
-  request to a thread and back cost more than the view (two wake-ups, and the
-  loop and the pool taking turns on the GIL). The answer is the app's either
-  way; only the thread that runs it differs;
+  on a stream. A stream request runs on the loop itself, not on the pool
+  (``loop_app``, from ``admission.loop_app``, says which requests and with
+  what): the view never waits, and in a join storm, hundreds of viewers at
+  once, handing each request to a thread and back cost more than the view
+  (two wake-ups, and the loop and the pool taking turns on the GIL);
 * **send deadline**: a response whose socket accepts no byte for
   ``send_timeout`` seconds is dropped (streams: see the fan-out);
 * **closing without cost**: after a response that ends the connection, the
@@ -182,10 +181,10 @@ class FrontDoor:
         tls: ssl.SSLContext | None = None,
         max_connections: int = 1024,
         refusals: RefusalLog | None = None,
-        on_loop_if: Callable[[WSGIEnvironment], bool] | None = None,
+        loop_app: Callable[[WSGIEnvironment], WSGIApplication | None] | None = None,
     ) -> None:
         self._app = app
-        self._on_loop_if = on_loop_if
+        self._loop_app = loop_app
         self._listener = listener
         self._loop = loop
         self._fanout = fanout
@@ -413,10 +412,11 @@ class FrontDoor:
             scheme=self._scheme,
             adopt=adopted.append,
         )
-        if self._on_loop_if is not None and self._on_loop_if(environ):
+        loop_app = self._loop_app(environ) if self._loop_app is not None else None
+        if loop_app is not None:
             self.stats.requests += 1
             self.stats.on_loop += 1
-            self._run_app(conn, environ, adopted, on_loop=True)
+            self._run_app(loop_app, conn, environ, adopted, on_loop=True)
             return
         with self._queued_lock:
             busy = self._queued >= QUEUE_LIMIT
@@ -435,17 +435,18 @@ class FrontDoor:
     ) -> None:
         with self._queued_lock:
             self._queued -= 1
-        self._run_app(conn, environ, adopted, on_loop=False)
+        self._run_app(self._app, conn, environ, adopted, on_loop=False)
 
     def _run_app(
         self,
+        app: WSGIApplication,
         conn: _Connection,
         environ: WSGIEnvironment,
         adopted: list[FanoutBody],
         *,
         on_loop: bool,
     ) -> None:
-        """Run the app for ``conn``'s request; on a pool thread, or on the loop when
+        """Run ``app`` for ``conn``'s request; on a pool thread, or on the loop when
         ``on_loop`` (then the answer is handed on at once, not queued)."""
         request = conn.request
         assert request is not None
@@ -462,7 +463,7 @@ class FrontDoor:
 
         body = b""
         try:
-            result: Iterable[bytes] = self._app(environ, start_response)
+            result: Iterable[bytes] = app(environ, start_response)
             try:
                 body = b"".join(result)
             finally:

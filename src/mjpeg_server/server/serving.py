@@ -168,7 +168,7 @@ def _wait_for_stop_signal() -> int:
 def _serve_front_door(
     app: Flask, settings: Settings, listener: socket.socket, tls: ssl.SSLContext | None
 ) -> None:
-    from .app import runs_on_loop  # noqa: PLC0415
+    from .admission import loop_app  # noqa: PLC0415
     from .fanout import FanOut  # noqa: PLC0415 - the dev server needs neither
     from .front_door import RESERVED_FDS, FrontDoor  # noqa: PLC0415
     from .loop import EventLoop  # noqa: PLC0415
@@ -193,7 +193,7 @@ def _serve_front_door(
         tls=tls,
         max_connections=_raise_file_limit() - RESERVED_FDS,
         refusals=state.refusals,
-        on_loop_if=runs_on_loop(app),
+        loop_app=loop_app(app),
     )
     front.start()
     try:

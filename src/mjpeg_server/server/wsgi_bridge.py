@@ -15,6 +15,7 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,15 @@ from .bodies import ADOPT_STREAM, FanoutBody
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["AppPool", "environ_for", "error_bytes", "no_write", "response_bytes", "stream_head"]
+__all__ = [
+    "AppPool",
+    "environ_for",
+    "error_bytes",
+    "http_date",
+    "no_write",
+    "response_bytes",
+    "stream_head",
+]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +127,20 @@ def environ_for(
     return environ
 
 
+#: The Date header's value and the second it is for: formatting it costs about
+#: as much as the rest of a stream's head, and a join storm writes hundreds a second.
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """Now, as a Date header says it (RFC 9110), computed at most once a second."""
+    global _date  # noqa: PLW0603 - one tuple, replaced whole: safe from any thread
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, formatdate(second, usegmt=True))
+    return _date[1]
+
+
 def no_write(_data: bytes) -> object:
     raise RuntimeError("the front door does not support WSGI's write(); return the body")
 
@@ -126,7 +149,7 @@ def error_bytes(status: int, reason: str, text: str) -> bytes:
     body = (text + "\n").encode("utf-8", "replace")
     return (
         f"HTTP/1.1 {status} {reason}\r\n"
-        f"Date: {formatdate(usegmt=True)}\r\n"
+        f"Date: {http_date()}\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         f"Content-Length: {len(body)}\r\n"
@@ -147,7 +170,7 @@ def response_bytes(
     if "content-length" not in names and "transfer-encoding" not in names:
         fields.append((b"Content-Length", str(len(body)).encode("ascii")))
     if "date" not in names:
-        fields.append((b"Date", formatdate(usegmt=True).encode("ascii")))
+        fields.append((b"Date", http_date().encode("ascii")))
     data = parser.send(
         h11.Response(status_code=int(code), headers=fields, reason=reason.encode("latin-1"))
     )
@@ -166,7 +189,7 @@ def stream_head(request: h11.Request, status: str, headers: list[tuple[str, str]
     closes (no length, no chunking: valid in HTTP/1.0 and 1.1, and what
     mjpg-streamer and µStreamer send)."""
     version = "HTTP/1.0" if request.http_version == b"1.0" else "HTTP/1.1"
-    lines = [f"{version} {status}", f"Date: {formatdate(usegmt=True)}", "Connection: close"]
+    lines = [f"{version} {status}", f"Date: {http_date()}", "Connection: close"]
     lines.extend(
         f"{name}: {value}" for name, value in headers if name.lower() not in _STREAM_OWN_HEADERS
     )
