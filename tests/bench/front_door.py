@@ -29,7 +29,11 @@ real ``mjpeg-server`` on 1280x720 frames of about 90 KB at 30 fps
 * ``join``: 300 viewers connecting at once: time to first frame (p50, max),
   from ``mjpeg-server bench``; with ``MJPG_STREAMER`` set (the path of its
   ``mjpg_streamer``; see ``tests/bench/README`` of the side-by-side) mjpg-streamer's
-  figure in the same run.
+  figure in the same run;
+* ``join-cpu``: storms of 300 viewers that leave after their first frame, so
+  no fan-out load follows: the server's CPU per joining viewer (every thread,
+  less its rate just before) and first frame p50 of a raw-socket client in
+  the bench's own process (3 storms, medians).
 
 Nothing is asserted: figures go to ``results/bench/front-door.md`` (and
 ``.json``), medians of ``--runs``. Run under ``flock /work/team/bench.lock`` on
@@ -44,6 +48,7 @@ import contextlib
 import json
 import os
 import resource
+import selectors
 import socket
 import ssl
 import statistics
@@ -68,7 +73,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAKE_FRAMES = ROOT / "fixtures" / "make_frames.py"
 RESULTS = ROOT / "results" / "bench"
 FPS = 30
-SCENARIOS = ("idle", "fixed", "half-open", "lingering", "viewers", "tls", "join")
+SCENARIOS = ("idle", "fixed", "half-open", "lingering", "viewers", "tls", "join", "join-cpu")
 
 
 # -- reading the server process -------------------------------------------------------
@@ -412,6 +417,80 @@ def _mjpg_streamer(binary: Path, frames: Path) -> Iterator[tuple[str, int]]:
         process.wait(10)
 
 
+def join_cpu(frames: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Storms of 300 viewers that leave after their first frame, so no fan-out load
+    follows: server CPU per joining viewer (every thread, less the rate before the
+    storm) and first frame p50 of a plain client in this process."""
+    storms = []
+    with server(frames) as s:
+        _first_frames(s.address, 300)  # the camera opens, imports are done
+        for _ in range(3):
+            cpu, started = cpu_times([s.pid]), time.monotonic()
+            time.sleep(1.0)
+            idle_rate = cpu_seconds_between(cpu, cpu_times([s.pid])) / (time.monotonic() - started)
+            cpu, started = cpu_times([s.pid]), time.monotonic()
+            firsts = _first_frames(s.address, 300)
+            wait_until(lambda s=s: s.status()["clients"] == 0, 30)  # the closes are seen
+            spent = cpu_seconds_between(cpu, cpu_times([s.pid]))
+            spent -= idle_rate * (time.monotonic() - started)
+            storms.append(
+                {"us_per_join": spent * 1e6 / 300, "first_p50_ms": percentile(firsts, 50)}
+            )
+    return medians(storms)
+
+
+def _first_frames(address: tuple[str, int], count: int) -> list[float]:
+    """Milliseconds from the start of the storm to each viewer's first whole frame;
+    ``count`` raw sockets connect at once, each closes after its first frame."""
+    request = b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n"
+    selector = selectors.DefaultSelector()
+    received: dict[socket.socket, bytearray | None] = {}
+    firsts: list[float] = []
+    started = time.monotonic()
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect(address)
+        selector.register(sock, selectors.EVENT_WRITE)
+        received[sock] = None
+    while len(firsts) < count:
+        if time.monotonic() - started > 30:
+            raise RuntimeError("join storm: not every viewer got a frame in 30 s")
+        for key, _ in selector.select(1.0):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            data = received[sock]
+            if data is None:
+                sock.send(request)
+                received[sock] = bytearray()
+                selector.modify(sock, selectors.EVENT_READ)
+                continue
+            chunk = sock.recv(256 * 1024)
+            if not chunk:
+                raise RuntimeError("join storm: the server closed a stream")
+            data += chunk
+            if _has_whole_frame(data):
+                firsts.append((time.monotonic() - started) * 1000)
+                selector.unregister(sock)
+                sock.close()
+    selector.close()
+    return firsts
+
+
+def _has_whole_frame(data: bytearray) -> bool:
+    """The response head, the first part's headers and Content-Length bytes are in."""
+    head_end = data.find(b"\r\n\r\n")
+    part_end = data.find(b"\r\n\r\n", head_end + 4) if head_end >= 0 else -1
+    if part_end < 0:
+        return False
+    headers = bytes(data[head_end + 4 : part_end]).split(b"\r\n")
+    length = next(
+        int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length:")
+    )
+    return len(data) - (part_end + 4) >= length
+
+
 # -- running and reporting -------------------------------------------------------------
 
 
@@ -431,6 +510,7 @@ RUNNERS: dict[str, Callable[[Path, argparse.Namespace], dict[str, Any]]] = {
     "viewers": viewers,
     "tls": tls,
     "join": join,
+    "join-cpu": join_cpu,
 }
 
 
