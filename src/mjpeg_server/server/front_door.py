@@ -395,7 +395,7 @@ class FrontDoor:
         with contextlib.suppress(OSError):
             conn.sock.send(data)
 
-    # -- running the app (a pool thread) -------------------------------------------
+    # -- running the app (a pool thread; the loop for a stream) ---------------------
 
     def _dispatch(self, conn: _Connection) -> None:
         conn.phase = _Phase.RUNNING

@@ -68,7 +68,7 @@ class FrontDoorStats:
     requests: int = 0
     streams: int = 0
     #: Of the requests, those the app answered on the event loop itself (streams,
-    #: see ``app.runs_on_loop``) instead of on a pool thread.
+    #: see ``admission.py``) instead of on a pool thread.
     on_loop: int = 0
     #: Connections closed because no complete request head came within
     #: ``--header-timeout`` (408 if part of one had come).
