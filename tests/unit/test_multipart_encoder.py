@@ -83,11 +83,23 @@ def test_advance_headers_layout_round_trips() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("Bad Name", "x", "invalid header name"), ("X-A", "x\r\nX-B: y", "contains a line break")],
+    [
+        ("Bad Name", "x", "invalid header name 'Bad Name'"),
+        ("X-A", "x\r\nX-B: y", "header 'X-A' value contains a line break"),
+    ],
 )
 def test_header_injection_is_refused(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PartEncoder("frame").encode(b"", [(name, value)])
+
+
+def test_an_encoder_for_another_part_type_frames_its_parts_with_it() -> None:
+    encoder = PartEncoder("b", "image/png")
+    assert encoder.part_content_type == "image/png"
+    assert encoder.encode(b"x").startswith(b"Content-Type: image/png\r\nContent-Length: 1\r\n")
+    assert encoder.advance_opening == b"--b\r\nContent-Type: image/png\r\n\r\n"
+    with pytest.raises(ValueError, match="header 'Content-Type' value contains a line break"):
+        PartEncoder("b", "image/png\r\nX-B: y")
 
 
 def test_a_stream_checks_each_header_name_once(monkeypatch: pytest.MonkeyPatch) -> None:
