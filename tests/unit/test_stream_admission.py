@@ -34,6 +34,10 @@ from mjpeg_server.config import Settings, parse_camera_arg
 from mjpeg_server.server.admission import direct_streams
 from mjpeg_server.server.app import create_app
 from mjpeg_server.server.auth import COOKIE, MAX_FAILURES
+from mjpeg_server.server.fanout import FanOut
+from mjpeg_server.server.front_door import FrontDoor
+from mjpeg_server.server.loop import EventLoop
+from mjpeg_server.server.state import FrontDoorStats
 from mjpeg_server.server.wsgi_bridge import http_date
 from support.server import ServerProcess
 from support.waiting import LIVENESS, wait_until
@@ -437,3 +441,42 @@ def test_the_date_header_is_now_in_http_form() -> None:
     after = int(time.time())
     assert date in {formatdate(second, usegmt=True) for second in range(before, after + 1)}
     assert date.endswith(" GMT")
+
+
+def test_a_request_the_loop_cannot_place_is_answered_by_the_pool(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If choosing where a request runs fails, the pool runs the whole app for it,
+    as for any request: the connection is answered, never left waiting."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"pool"]
+
+    def broken_choice(environ: dict[str, Any]) -> None:
+        raise RuntimeError("broken choice")
+
+    stats = FrontDoorStats()
+    loop = EventLoop("test-front-door")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        front = FrontDoor(
+            app,
+            listener,
+            loop=loop,
+            fanout=FanOut(loop, stats=stats),
+            stats=stats,
+            loop_app=broken_choice,
+        )
+        front.start()
+        try:
+            with socket.create_connection(listener.getsockname(), timeout=LIVENESS) as sock:
+                sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                received = b""
+                while chunk := sock.recv(65536):
+                    received += chunk
+        finally:
+            front.close()
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert received.endswith(b"\r\n\r\npool")
+    assert (stats.requests, stats.on_loop) == (1, 0)
+    assert "cannot tell where to run GET /stream.mjpg" in caplog.text

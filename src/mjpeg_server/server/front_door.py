@@ -63,23 +63,23 @@ import logging
 import select
 import socket
 import threading
-from collections.abc import Callable, Iterable
-from enum import Enum
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import h11
 
 from .bodies import FanoutBody
+from .connection import Connection, Phase
 from .fanout import SERVER_STOPPED, FanOut
 from .loop import EventLoop, Timer, retry_errors
 from .refusals import RefusalLog
 from .state import FrontDoorStats
 from .wsgi_bridge import (
     AppPool,
+    call_app,
     environ_for,
     error_bytes,
-    no_write,
     response_bytes,
     stream_head,
 )
@@ -87,7 +87,6 @@ from .wsgi_bridge import (
 if TYPE_CHECKING:
     import ssl
 
-    from _typeshed import OptExcInfo
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 __all__ = ["BODY_LIMIT", "HEAD_LIMIT", "LINGER", "POOL_THREADS", "FrontDoor"]
@@ -112,54 +111,6 @@ _RECV_SIZE = 64 * 1024
 _IN = select.EPOLLIN | select.EPOLLRDHUP
 _OUT = select.EPOLLOUT
 _NO_FDS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-class _Phase(Enum):
-    HANDSHAKE = "tls handshake"
-    READING = "reading a request"
-    RUNNING = "in the app"
-    WRITING = "writing a response"
-    LINGERING = "closing"
-
-
-class _Connection:
-    """One client connection while the front door owns it."""
-
-    __slots__ = (
-        "body",
-        "deadline",
-        "eof",
-        "fd",
-        "h11",
-        "kept_alive",
-        "must_close",
-        "out",
-        "peer",
-        "phase",
-        "received",
-        "registered",
-        "request",
-        "sock",
-    )
-
-    def __init__(self, sock: socket.socket, peer: Any, deadline: float) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.peer = peer
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_LIMIT)
-        self.phase = _Phase.READING
-        self.deadline = deadline
-        #: Bytes received for the current request (head and body).
-        self.received = 0
-        self.request: h11.Request | None = None
-        self.body = bytearray()
-        self.out = memoryview(b"")
-        self.eof = False
-        #: The response being written ends the connection (an error, a refusal).
-        self.must_close = False
-        self.registered = False
-        #: True once a response was sent on it (an idle wait is then no timeout).
-        self.kept_alive = False
 
 
 class FrontDoor:
@@ -195,7 +146,7 @@ class FrontDoor:
         self._max_connections = max_connections
         # Refused connections and requests, summarised (one line per kind and interval).
         self._refusals = refusals or RefusalLog(log)
-        self._connections: dict[int, _Connection] = {}
+        self._connections: dict[int, Connection] = {}
         self._pool = AppPool(POOL_THREADS, "http")
         self._queued = 0
         self._queued_lock = threading.Lock()
@@ -260,40 +211,40 @@ class FrontDoor:
             except OSError:
                 sock.close()
                 return
-        conn = _Connection(sock, peer, deadline)
+        conn = Connection(sock, peer, HEAD_LIMIT, deadline)
         if self._tls is not None:
-            conn.phase = _Phase.HANDSHAKE
+            conn.phase = Phase.HANDSHAKE
         self._connections[conn.fd] = conn
         self._watch(conn, _IN)
         if self._sweep is None:
             self._sweep = self._loop.call_later(self._sweep_interval(), self._sweep_deadlines)
 
-    def _watch(self, conn: _Connection, events: int) -> None:
+    def _watch(self, conn: Connection, events: int) -> None:
         if conn.registered:
             self._loop.modify(conn.fd, events)
         else:
             self._loop.register(conn.fd, events, partial(self._on_event, conn))
             conn.registered = True
 
-    def _unwatch(self, conn: _Connection) -> None:
+    def _unwatch(self, conn: Connection) -> None:
         if conn.registered:
             self._loop.unregister(conn.fd)
             conn.registered = False
 
-    def _on_event(self, conn: _Connection, events: int) -> None:
+    def _on_event(self, conn: Connection, events: int) -> None:
         phase = conn.phase
-        if phase is _Phase.READING:
+        if phase is Phase.READING:
             self._read(conn)
-        elif phase is _Phase.WRITING:
+        elif phase is Phase.WRITING:
             self._flush(conn)
-        elif phase is _Phase.LINGERING:
+        elif phase is Phase.LINGERING:
             self._drain(conn)
-        elif phase is _Phase.HANDSHAKE:
+        elif phase is Phase.HANDSHAKE:
             self._handshake(conn)
 
     # -- reading a request ---------------------------------------------------------
 
-    def _handshake(self, conn: _Connection) -> None:
+    def _handshake(self, conn: Connection) -> None:
         try:
             conn.sock.do_handshake()  # type: ignore[attr-defined]  # an SSLSocket here
         except self._retry as error:
@@ -305,11 +256,11 @@ class FrontDoor:
             log.debug("TLS handshake with %s failed: %s", conn.peer, error)
             self._close(conn)
             return
-        conn.phase = _Phase.READING
+        conn.phase = Phase.READING
         self._watch(conn, _IN)
         self._read(conn)
 
-    def _read(self, conn: _Connection) -> None:
+    def _read(self, conn: Connection) -> None:
         sock = conn.sock
         try:
             data = sock.recv(_RECV_SIZE)
@@ -327,7 +278,7 @@ class FrontDoor:
         conn.h11.receive_data(data)
         self._process(conn)
 
-    def _process(self, conn: _Connection) -> None:
+    def _process(self, conn: Connection) -> None:
         """Turn the bytes h11 has into a request; dispatch it once complete."""
         parser = conn.h11
         while True:
@@ -347,7 +298,7 @@ class FrontDoor:
             if not self._on_request_event(conn, event):
                 return
 
-    def _on_request_event(self, conn: _Connection, event: object) -> bool:
+    def _on_request_event(self, conn: Connection, event: object) -> bool:
         """Take one part of a request; False once the connection needs nothing more."""
         parser = conn.h11
         if isinstance(event, h11.Request):
@@ -374,7 +325,7 @@ class FrontDoor:
             self._close(conn)
         return False
 
-    def _on_protocol_error(self, conn: _Connection, error: h11.RemoteProtocolError) -> None:
+    def _on_protocol_error(self, conn: Connection, error: h11.RemoteProtocolError) -> None:
         if conn.eof or conn.received == 0:
             self._close(conn)  # the client left mid-request: nobody to tell
         elif error.error_status_hint == 431:
@@ -383,22 +334,22 @@ class FrontDoor:
             self.stats.bad_requests += 1
             self._respond_error(conn, 400, "Bad Request", str(error))
 
-    def _refuse_oversize(self, conn: _Connection) -> None:
+    def _refuse_oversize(self, conn: Connection) -> None:
         self.stats.oversize_heads += 1
         self._respond_error(
             conn, 431, "Request Header Fields Too Large", f"request head over {HEAD_LIMIT} bytes"
         )
 
     @staticmethod
-    def _send_now(conn: _Connection, data: bytes) -> None:
+    def _send_now(conn: Connection, data: bytes) -> None:
         """Best effort, never blocking: a few bytes such as ``100 Continue``."""
         with contextlib.suppress(OSError):
             conn.sock.send(data)
 
     # -- running the app (a pool thread; the loop for a stream) ---------------------
 
-    def _dispatch(self, conn: _Connection) -> None:
-        conn.phase = _Phase.RUNNING
+    def _dispatch(self, conn: Connection) -> None:
+        conn.phase = Phase.RUNNING
         conn.deadline = float("inf")
         self._unwatch(conn)
         request = conn.request
@@ -412,7 +363,7 @@ class FrontDoor:
             scheme=self._scheme,
             adopt=adopted.append,
         )
-        loop_app = self._loop_app(environ) if self._loop_app is not None else None
+        loop_app = self._choose_loop_app(environ)
         if loop_app is not None:
             self.stats.requests += 1
             self.stats.on_loop += 1
@@ -430,8 +381,24 @@ class FrontDoor:
         self.stats.requests += 1
         self._pool.submit(partial(self._run_queued, conn, environ, adopted))
 
+    def _choose_loop_app(self, environ: WSGIEnvironment) -> WSGIApplication | None:
+        """The app to run this request with on the loop, or None for the pool. If
+        choosing fails, the pool runs the whole app, as for any request: a
+        connection is never left without an answer."""
+        if self._loop_app is None:
+            return None
+        try:
+            return self._loop_app(environ)
+        except Exception:
+            log.exception(
+                "cannot tell where to run %s %s; the app thread pool runs it",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+            )
+            return None
+
     def _run_queued(
-        self, conn: _Connection, environ: WSGIEnvironment, adopted: list[FanoutBody]
+        self, conn: Connection, environ: WSGIEnvironment, adopted: list[FanoutBody]
     ) -> None:
         with self._queued_lock:
             self._queued -= 1
@@ -440,7 +407,7 @@ class FrontDoor:
     def _run_app(
         self,
         app: WSGIApplication,
-        conn: _Connection,
+        conn: Connection,
         environ: WSGIEnvironment,
         adopted: list[FanoutBody],
         *,
@@ -450,39 +417,21 @@ class FrontDoor:
         ``on_loop`` (then the answer is handed on at once, not queued)."""
         request = conn.request
         assert request is not None
-        response: list[Any] = []
-
-        def start_response(
-            status: str,
-            headers: list[tuple[str, str]],
-            exc_info: OptExcInfo | None = None,
-            /,
-        ) -> Callable[[bytes], object]:
-            response[:] = [status, headers]
-            return no_write
-
-        body = b""
         try:
-            result: Iterable[bytes] = app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            status, headers, body = call_app(app, environ)
         except Exception:
             log.exception("error answering %s %s", request.method, request.target)
             for stream in adopted:
                 stream.abandon(SERVER_STOPPED)
             adopted.clear()
-            response[:] = ["500 Internal Server Error", [("Content-Type", "text/plain")]]
+            status, headers = "500 Internal Server Error", [("Content-Type", "text/plain")]
             body = b"Internal Server Error\n"
         if adopted:
-            head = stream_head(request, response[0], response[1])
+            head = stream_head(request, status, headers)
             call = partial(self._hand_over, conn, adopted[0], head)
         else:
             try:
-                data = response_bytes(conn.h11, request, response[0], response[1], body)
+                data = response_bytes(conn.h11, request, status, headers, body)
             except h11.LocalProtocolError as error:
                 log.error("cannot send the app's response to %s: %s", request.target, error)
                 data = error_bytes(500, "Internal Server Error", "bad response")
@@ -494,7 +443,7 @@ class FrontDoor:
             self._on_loop(conn, call, adopted[0] if adopted else None)
 
     def _on_loop(
-        self, conn: _Connection, call: Callable[[], None], stream: FanoutBody | None = None
+        self, conn: Connection, call: Callable[[], None], stream: FanoutBody | None = None
     ) -> None:
         # False while stopping: the stop hook has closed the socket already.
         if not self._loop.call_soon(call) and stream is not None:
@@ -502,7 +451,7 @@ class FrontDoor:
 
     # -- writing (loop thread) -------------------------------------------------------
 
-    def _hand_over(self, conn: _Connection, stream: FanoutBody, head: bytes) -> None:
+    def _hand_over(self, conn: Connection, stream: FanoutBody, head: bytes) -> None:
         """The app chose a stream: the fan-out writes the head and the parts from now on."""
         if self._connections.pop(conn.fd, None) is None:  # closed meanwhile
             stream.abandon(SERVER_STOPPED)
@@ -517,19 +466,19 @@ class FrontDoor:
             layout=stream.layout,
         )
 
-    def _respond(self, conn: _Connection, data: bytes) -> None:
+    def _respond(self, conn: Connection, data: bytes) -> None:
         if self._connections.get(conn.fd) is not conn:
             return  # closed meanwhile (shutdown)
-        conn.phase = _Phase.WRITING
+        conn.phase = Phase.WRITING
         conn.out = memoryview(data)
         conn.deadline = self._loop.now + self.send_timeout
         self._flush(conn)
 
-    def _respond_error(self, conn: _Connection, status: int, reason: str, text: str) -> None:
+    def _respond_error(self, conn: Connection, status: int, reason: str, text: str) -> None:
         conn.must_close = True
         self._respond(conn, error_bytes(status, reason, text))
 
-    def _flush(self, conn: _Connection) -> None:
+    def _flush(self, conn: Connection) -> None:
         out = conn.out
         try:
             while out:
@@ -547,7 +496,7 @@ class FrontDoor:
         conn.out = out
         self._finished_response(conn)
 
-    def _finished_response(self, conn: _Connection) -> None:
+    def _finished_response(self, conn: Connection) -> None:
         parser = conn.h11
         if (
             parser.our_state is h11.DONE
@@ -556,7 +505,7 @@ class FrontDoor:
             and not conn.must_close
         ):
             parser.start_next_cycle()
-            conn.phase = _Phase.READING
+            conn.phase = Phase.READING
             conn.request = None
             conn.body = bytearray()
             conn.kept_alive = True
@@ -573,11 +522,11 @@ class FrontDoor:
         # response on its way: finish writing, then read until the client closes.
         with contextlib.suppress(OSError):
             conn.sock.shutdown(socket.SHUT_WR)
-        conn.phase = _Phase.LINGERING
+        conn.phase = Phase.LINGERING
         conn.deadline = self._loop.now + LINGER
         self._watch(conn, _IN)
 
-    def _drain(self, conn: _Connection) -> None:
+    def _drain(self, conn: Connection) -> None:
         try:
             while conn.sock.recv(_RECV_SIZE):
                 pass
@@ -597,23 +546,23 @@ class FrontDoor:
         now = self._loop.now
         for conn in [c for c in self._connections.values() if c.deadline <= now]:
             phase = conn.phase
-            if phase is _Phase.WRITING:
+            if phase is Phase.WRITING:
                 self.stats.send_timeouts += 1
                 self._close(conn)
-            elif phase is _Phase.LINGERING:
+            elif phase is Phase.LINGERING:
                 self._close(conn)
             elif conn.kept_alive and conn.received == 0:
                 self._close(conn)  # an idle kept-alive connection: no request was due
             else:
                 self.stats.header_timeouts += 1
-                if conn.received and phase is _Phase.READING:
+                if conn.received and phase is Phase.READING:
                     self._respond_error(conn, 408, "Request Timeout", "request head too slow")
                 else:
                     self._close(conn)
         if self._connections:
             self._sweep = self._loop.call_later(self._sweep_interval(), self._sweep_deadlines)
 
-    def _close(self, conn: _Connection) -> None:
+    def _close(self, conn: Connection) -> None:
         if self._connections.get(conn.fd) is conn:
             del self._connections[conn.fd]
         self._unwatch(conn)

@@ -16,7 +16,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -26,10 +26,12 @@ import h11
 from .bodies import ADOPT_STREAM, FanoutBody
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 __all__ = [
     "AppPool",
+    "call_app",
     "environ_for",
     "error_bytes",
     "http_date",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A response header as WSGI passes it: (name, value).
+Header = tuple[str, str]
 
 
 class AppPool:
@@ -143,6 +148,28 @@ def http_date() -> str:
 
 def no_write(_data: bytes) -> object:
     raise RuntimeError("the front door does not support WSGI's write(); return the body")
+
+
+def call_app(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[str, list[Header], bytes]:
+    """Run ``app`` to the end of its body: its status, headers and body. What the
+    app raises propagates (the front door answers ``500``); its ``close()`` is
+    called either way."""
+    response: list[Any] = []
+
+    def start_response(
+        status: str, headers: list[Header], exc_info: OptExcInfo | None = None, /
+    ) -> Callable[[bytes], object]:
+        response[:] = [status, headers]
+        return no_write
+
+    result: Iterable[bytes] = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return response[0], response[1], body
 
 
 def error_bytes(status: int, reason: str, text: str) -> bytes:
