@@ -295,12 +295,8 @@ def test_several_viewers_get_the_same_parts_through_sendfile(
         wait_until(lambda: memfds() == 0, LIVENESS)  # nobody watches: none kept
 
 
-def test_one_viewer_gets_its_parts_from_the_capture_thread(
-    fanout: FanOut, listener: socket.socket, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The fixed cost of a frame: below SENDFILE_FROM viewers the capture thread
-    sends a new part itself, so the loop is not woken for each one."""
-    finished: list[FanOutClient] = []
+def loop_calls(fanout: FanOut, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """From now on, every call handed to the fan-out's loop: a wake-up each."""
     calls: list[object] = []
     call_soon = fanout.loop.call_soon
 
@@ -308,20 +304,34 @@ def test_one_viewer_gets_its_parts_from_the_capture_thread(
         calls.append(callback)
         return call_soon(callback)
 
+    monkeypatch.setattr(fanout.loop, "call_soon", counted)
+    return calls
+
+
+def assert_twenty_parts_mostly_without_the_loop(reader: Reader, calls: list[object]) -> None:
+    """The next 20 parts are whole, in order, no repeats, and not each a loop call.
+    A part the capture thread could not finish goes to the loop (a stalled
+    reader on a loaded machine): some may, never all of them."""
+    parts = [reader.next_part() for _ in range(20)]
+    seqs = [seq for seq, _ in parts]
+    assert seqs == sorted(set(seqs))
+    for seq, jpeg in parts:
+        assert jpeg == FRAMES[seq % 3]
+    assert len(calls) < len(parts)
+
+
+def test_one_viewer_gets_its_parts_from_the_capture_thread(
+    fanout: FanOut, listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixed cost of a frame: below SENDFILE_FROM viewers the capture thread
+    sends a new part itself, so the loop is not woken for each one."""
+    finished: list[FanOutClient] = []
     with hub_for(EmulatedCamera(FRAMES, fps=30)) as hub:
         reader, server_side = connect(listener)
         add(fanout, server_side, hub, finished)
         reader.read_head()
         reader.next_part()
-        monkeypatch.setattr(fanout.loop, "call_soon", counted)
-        parts = [reader.next_part() for _ in range(20)]
-        seqs = [seq for seq, _ in parts]
-        assert seqs == sorted(set(seqs))
-        for seq, jpeg in parts:
-            assert jpeg == FRAMES[seq % 3]
-        # A part the capture thread could not finish goes to the loop (a stalled
-        # reader on a loaded machine): some may, never all of them.
-        assert len(calls) < len(parts)
+        assert_twenty_parts_mostly_without_the_loop(reader, loop_calls(fanout, monkeypatch))
 
 
 def test_a_viewer_that_caught_up_gets_its_parts_from_the_capture_thread_again(
@@ -332,13 +342,6 @@ def test_a_viewer_that_caught_up_gets_its_parts_from_the_capture_thread_again(
     it as to any idle viewer. Before, lagging once sent every later part through
     the loop, a wake-up per frame for the rest of the stream."""
     finished: list[FanOutClient] = []
-    calls: list[object] = []
-    call_soon = fanout.loop.call_soon
-
-    def counted(callback: Callable[[], None]) -> bool:
-        calls.append(callback)
-        return call_soon(callback)
-
     with hub_for(EmulatedCamera(FRAMES, fps=100)) as hub:
         reader, server_side = connect(listener)
         client = add(fanout, server_side, hub, finished)
@@ -351,14 +354,7 @@ def test_a_viewer_that_caught_up_gets_its_parts_from_the_capture_thread_again(
             reader.next_part()
             backlog_parts += 1
             assert backlog_parts < 10_000, "the viewer never caught up"
-        monkeypatch.setattr(fanout.loop, "call_soon", counted)
-        parts = [reader.next_part() for _ in range(20)]
-        seqs = [seq for seq, _ in parts]
-        assert seqs == sorted(set(seqs))
-        for seq, jpeg in parts:
-            assert jpeg == FRAMES[seq % 3]
-        # As for a viewer that never lagged: some parts may go to the loop, never all.
-        assert len(calls) < len(parts)
+        assert_twenty_parts_mostly_without_the_loop(reader, loop_calls(fanout, monkeypatch))
 
 
 def test_one_slow_viewer_gets_whole_parts(fanout: FanOut, listener: socket.socket) -> None:
