@@ -75,6 +75,20 @@ def get(server: ServerProcess, path: str, **headers: str) -> requests.Response:
     )
 
 
+def log_in(
+    server: ServerProcess, user: str, password: str, headers: dict[str, str] | None = None
+) -> requests.Response:
+    """Send the login form (from an address of its own unless ``headers`` say);
+    the redirect is the answer, not followed."""
+    return requests.post(
+        server.url("/login"),
+        data={"user": user, "password": password},
+        headers=headers or fresh_address(),
+        allow_redirects=False,
+        timeout=LIVENESS,
+    )
+
+
 def assert_challenged(response: requests.Response) -> None:
     with response:
         assert response.status_code == 401
@@ -224,13 +238,7 @@ def test_login_with_a_token_and_secure_cookie_behind_https(server: ServerProcess
 
 
 def test_tampered_or_foreign_cookie_is_refused(server: ServerProcess) -> None:
-    login = requests.post(
-        server.url("/login"),
-        data={"user": "bob", "password": "builder"},
-        headers=fresh_address(),
-        allow_redirects=False,
-        timeout=LIVENESS,
-    )
+    login = log_in(server, "bob", "builder")
     cookie = login.cookies["mjpeg_server_session"]
     payload, _, signature = cookie.rpartition(".")
     forged = payload.replace(".", ".x", 1) + "." + signature
@@ -266,13 +274,7 @@ def test_failures_are_rate_limited_per_address_and_logged(server: ServerProcess)
     assert locked.status_code == 429
     assert 1 <= int(locked.headers["Retry-After"]) <= 60
     # … and so is the login form …
-    form = requests.post(
-        server.url("/login"),
-        data={"user": "alice", "password": "wonder land"},
-        headers=attacker,
-        allow_redirects=False,
-        timeout=LIVENESS,
-    )
+    form = log_in(server, "alice", "wonder land", attacker)
     assert form.status_code == 429
     # … while another address is not.
     other = get(server, "/status", Authorization=basic("alice", "wonder land"))

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import requests
-from test_auth import auth_file, basic, fresh_address  # noqa: F401  # auth_file: a fixture
+from test_auth import auth_file, basic, fresh_address, log_in  # noqa: F401  # auth_file: a fixture
 from test_front_door import connect
 
 from mjpeg_server.config import Settings, parse_camera_arg
@@ -196,13 +196,7 @@ def test_every_stream_url_runs_on_the_loop_and_answers_as_on_the_pool(
 
 def test_the_session_cookie_rides_the_loop(server: ServerProcess) -> None:
     address = fresh_address()
-    login = requests.post(
-        server.url("/login"),
-        data={"user": "bob", "password": "builder"},
-        headers=address,
-        allow_redirects=False,
-        timeout=LIVENESS,
-    )
+    login = log_in(server, "bob", "builder", address)
     cookie = login.cookies[COOKIE]
     loop, pool = both_ways(
         server,
