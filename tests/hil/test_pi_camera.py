@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import requests
 from hil_tools import EXPOSURE_GAIN, HARDWARE_ENCODER, HilCamera, with_option
-from PIL import Image
+from PIL import Image, ImageStat
 
 from mjpeg_server.cameras import CameraSpec
 from mjpeg_server.cameras.picamera2 import hardware_mjpeg_encoder
@@ -93,4 +93,5 @@ def test_exposure_and_gain_apply_live(pi_camera: HilCamera, report: Callable[...
 
 def luma(jpeg: bytes) -> float:
     with Image.open(io.BytesIO(jpeg)) as image:
-        return float(sum(image.convert("L").getdata())) / (image.width * image.height)
+        # The mean of the grey levels (Image.getdata is deprecated in Pillow 12).
+        return float(ImageStat.Stat(image.convert("L")).mean[0])
