@@ -17,7 +17,7 @@ import pytest
 
 from mjpeg_server.cameras import Camera, CameraFailed, CameraNotFound, Frame
 from mjpeg_server.hub import CaptureHub, HubSettings
-from mjpeg_server.hub.status import describe_error
+from mjpeg_server.hub.status import describe_failure
 from mjpeg_server.wire.multipart import PartEncoder
 from support.fixtures import FRAMES
 from support.waiting import LIVENESS, ManualClock, wait_until
@@ -137,9 +137,9 @@ def raised(
         return raised_error
 
 
-def test_describe_error_leaves_out_causes_already_quoted() -> None:
+def test_describe_failure_leaves_out_causes_already_quoted() -> None:
     refused = OSError("Connection refused")
     quoted = raised(CameraNotFound(f"upstream unreachable: {refused}"), refused)
-    assert describe_error(quoted) == "CameraNotFound: upstream unreachable: Connection refused"
+    assert describe_failure(quoted) == "CameraNotFound: upstream unreachable: Connection refused"
     hidden = raised(CameraFailed("read failed"), OSError("gone"), suppress=True)
-    assert describe_error(hidden) == "CameraFailed: read failed"
+    assert describe_failure(hidden) == "CameraFailed: read failed"

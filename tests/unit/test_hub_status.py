@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mjpeg_server.hub.status import HubState, HubStatus, describe_error
+from mjpeg_server.hub.status import HubState, HubStatus, describe_failure
 
 
 def status(**changes: object) -> HubStatus:
@@ -93,19 +93,19 @@ def raise_during(error: BaseException, handling: BaseException) -> BaseException
 
 
 def test_an_error_alone_is_its_type_and_message() -> None:
-    assert describe_error(ValueError("bad")) == "ValueError: bad"
+    assert describe_failure(ValueError("bad")) == "ValueError: bad"
 
 
 def test_an_implicit_context_is_a_cause() -> None:
     error = raise_during(RuntimeError("read failed"), OSError("gone"))
-    assert describe_error(error) == "RuntimeError: read failed; caused by OSError: gone"
+    assert describe_failure(error) == "RuntimeError: read failed; caused by OSError: gone"
 
 
 def test_every_cause_down_a_chain_is_named_the_root_last() -> None:
     root = OSError("Device or resource busy")
     middle = raise_from(RuntimeError("open failed"), root)
     top = raise_from(ValueError("camera 0"), middle)
-    assert describe_error(top) == (
+    assert describe_failure(top) == (
         "ValueError: camera 0; caused by RuntimeError: open failed; "
         "caused by OSError: Device or resource busy"
     )
@@ -114,7 +114,7 @@ def test_every_cause_down_a_chain_is_named_the_root_last() -> None:
 def test_an_implicit_context_further_down_is_followed() -> None:
     middle = raise_during(RuntimeError("open failed"), OSError("busy"))
     top = raise_from(ValueError("camera 0"), middle)
-    assert describe_error(top) == (
+    assert describe_failure(top) == (
         "ValueError: camera 0; caused by RuntimeError: open failed; caused by OSError: busy"
     )
 
@@ -125,19 +125,21 @@ def test_a_context_suppressed_further_down_is_left_out() -> None:
     assert middle.__suppress_context__
     assert middle.__context__ is not None
     top = raise_from(ValueError("camera 0"), middle)
-    assert describe_error(top) == "ValueError: camera 0; caused by RuntimeError: open failed"
+    assert describe_failure(top) == "ValueError: camera 0; caused by RuntimeError: open failed"
 
 
 def test_a_cause_with_no_words_is_left_out() -> None:
     error = raise_from(RuntimeError("open failed"), ValueError())
-    assert describe_error(error) == "RuntimeError: open failed"
+    assert describe_failure(error) == "RuntimeError: open failed"
 
 
 def test_a_cause_already_quoted_further_down_is_left_out() -> None:
     root = OSError("busy")
     middle = raise_from(RuntimeError("open failed: busy"), root)
     top = raise_from(ValueError("camera 0"), middle)
-    assert describe_error(top) == "ValueError: camera 0; caused by RuntimeError: open failed: busy"
+    assert describe_failure(top) == (
+        "ValueError: camera 0; caused by RuntimeError: open failed: busy"
+    )
 
 
 @pytest.mark.parametrize("back_to", ["top", "middle"])
@@ -145,6 +147,6 @@ def test_a_chain_that_loops_ends(back_to: str) -> None:
     top, middle, bottom = ValueError("top"), RuntimeError("middle"), OSError("bottom")
     top.__cause__, middle.__cause__ = middle, bottom
     bottom.__cause__ = top if back_to == "top" else middle
-    assert describe_error(top) == (
+    assert describe_failure(top) == (
         "ValueError: top; caused by RuntimeError: middle; caused by OSError: bottom"
     )

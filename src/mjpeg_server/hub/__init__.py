@@ -52,7 +52,7 @@ counters are written only by that subscription's consumer.
 
 from .capture import CameraStalled, CaptureHub, Reconfiguration
 from .settings import HubSettings
-from .status import HubState, HubStatus, describe_error, measured_fps
+from .status import HubState, HubStatus, describe_failure, measured_fps
 from .subscription import HubClosed, Part, Subscription
 
 __all__ = [
@@ -65,6 +65,6 @@ __all__ = [
     "Part",
     "Reconfiguration",
     "Subscription",
-    "describe_error",
+    "describe_failure",
     "measured_fps",
 ]

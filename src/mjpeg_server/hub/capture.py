@@ -19,7 +19,7 @@ from ..wire.jpeg import is_complete_jpeg, jpeg_size
 from ..wire.multipart import Layout, PartEncoder
 from .pacing import RateCap, SameFrameFilter
 from .settings import HubSettings
-from .status import HubState, HubStatus, describe_error, measured_fps
+from .status import HubState, HubStatus, describe_failure, measured_fps
 from .subscription import HubClosed, Part, Subscription
 
 __all__ = ["CameraStalled", "CaptureHub", "Reconfiguration"]
@@ -273,7 +273,7 @@ class CaptureHub:
                 continue
             with self._lock:
                 self._failures += 1
-                self._last_error = describe_error(error)
+                self._last_error = describe_failure(error)
                 self._last_error_at = time.time()
                 if not self._failing:
                     self._root_cause = self._last_error
@@ -429,7 +429,7 @@ class CaptureHub:
             # would not stop stays held): /status shows it, even with no viewer left.
             log.error("camera %r did not close cleanly: %s", self.name, error)
             with self._lock:
-                self._last_error = describe_error(error)
+                self._last_error = describe_failure(error)
                 self._last_error_at = time.time()
         except Exception:
             log.exception("camera %r failed to close cleanly", self.name)

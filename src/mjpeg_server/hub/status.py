@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["HubState", "HubStatus", "describe_error", "measured_fps"]
+__all__ = ["HubState", "HubStatus", "describe_failure", "measured_fps"]
 
 
 class HubState(StrEnum):
@@ -76,7 +76,7 @@ class HubStatus:
         }
 
 
-def describe_error(error: BaseException) -> str:
+def describe_failure(error: BaseException) -> str:
     """``Type: message`` and the errors it was raised from, the root cause last.
 
     A backend's message says what to do (``CameraNotFound: picamera2 camera 0:
