@@ -93,5 +93,5 @@ def test_exposure_and_gain_apply_live(pi_camera: HilCamera, report: Callable[...
 
 def luma(jpeg: bytes) -> float:
     with Image.open(io.BytesIO(jpeg)) as image:
-        # The mean of the grey levels (Image.getdata is deprecated in Pillow 12).
+        # The mean of the grey levels (Image.getdata is deprecated, to go in Pillow 14).
         return float(ImageStat.Stat(image.convert("L")).mean[0])
