@@ -17,7 +17,8 @@ __all__ = ["Connection", "Phase"]
 
 
 class Phase(Enum):
-    """Where a connection is in its life (shown in logs and counted in ``/status``)."""
+    """Where a connection is in its life: what the loop does with its next socket
+    event, and which deadline its sweep applies (``front_door.py``)."""
 
     HANDSHAKE = "tls handshake"
     READING = "reading a request"
